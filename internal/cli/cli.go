@@ -1,0 +1,373 @@
+// Package cli is the assay command line: flag parsing, reading inputs,
+// wiring verifiers to collateral, rendering results and choosing the exit
+// status. cmd/assay only calls Run.
+package cli
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/assay-dev/assay/attest"
+	"github.com/assay-dev/assay/collateral/kds"
+	"github.com/assay-dev/assay/verifier"
+	"github.com/assay-dev/assay/verifier/sevsnp"
+)
+
+// Exit statuses: the contract in docs/cli.md.
+const (
+	ExitAffirming = 0 // every result affirming
+	ExitRejected  = 1 // some result contraindicated, or evidence unreadable as evidence
+	ExitUsage     = 2 // bad flags, unreadable path
+	ExitWarning   = 3 // trusted, with warnings
+)
+
+// maxInput bounds one input file; evidence and collateral are kilobytes.
+const maxInput = 64 << 20
+
+const usage = `usage: assay <command> [flags] FILE...
+
+commands:
+  verify    appraise evidence; every FILE (or directory of files) is classified
+            by content: evidence, certificates, CRLs, collateral
+  inspect   say what each FILE is and print its parsed fields, without judging
+  version   print the version
+
+exit status (verify): 0 affirming, 3 warning, 1 rejected, 2 usage error
+run "assay verify -h" for the flags; docs/cli.md has the whole contract
+`
+
+// Version is set at build time with -ldflags "-X .../internal/cli.Version=...".
+var Version = "dev"
+
+// Run executes the command line and returns the exit status.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return ExitUsage
+	}
+	switch args[0] {
+	case "verify":
+		return runVerify(ctx, args[1:], stdout, stderr)
+	case "inspect":
+		return runInspect(args[1:], stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "assay", Version)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "assay: unknown command %q\n\n%s", args[0], usage)
+	return ExitUsage
+}
+
+// verifyFlags is the configuration of one verify run.
+type verifyFlags struct {
+	at       string
+	offline  bool
+	nonce    string
+	roots    string
+	output   string
+	format   string
+	product  string
+	cacheDir string
+	kdsURL   string
+	timeout  time.Duration
+}
+
+func (f *verifyFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.at, "at", "", "verification time, RFC 3339 (default: now)")
+	fs.BoolVar(&f.offline, "offline", false, "never touch the network; fail naming what is missing")
+	fs.StringVar(&f.nonce, "nonce", "", "expected nonce, hex (SNP: REPORT_DATA, right-padded with zeros to 64 bytes)")
+	fs.StringVar(&f.roots, "roots", "", "PEM or DER file of trust anchors replacing the built-in roots")
+	fs.StringVar(&f.output, "o", "text", "output: text or json")
+	fs.StringVar(&f.format, "format", "", "evidence kind or format when sniffing cannot tell (snp, snp-report, trustee-snp-json, ...)")
+	fs.StringVar(&f.product, "product", "", "AMD product (Milan, Genoa, Turin) for version 2 SNP reports fetched online")
+	fs.StringVar(&f.cacheDir, "cache-dir", "", "collateral cache directory (default: $XDG_CACHE_HOME/assay)")
+	fs.StringVar(&f.kdsURL, "kds-url", kds.DefaultBaseURL, "AMD KDS base URL")
+	fs.DurationVar(&f.timeout, "timeout", 20*time.Second, "timeout for each collateral fetch")
+}
+
+// parseInterspersed parses flags that may appear before, between or after
+// the positional arguments ("assay verify report.bin --offline").
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if rest[0] == "--" {
+			return append(pos, rest[1:]...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, a ...any) error { return &usageError{fmt.Sprintf(format, a...)} }
+
+func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("assay verify", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var f verifyFlags
+	f.register(fs)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: assay verify [flags] FILE|DIR...")
+		fs.PrintDefaults()
+	}
+	files, err := parseInterspersed(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return ExitUsage
+	}
+	p, cfg, err := f.config(stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "assay verify: %v\n", err)
+		return ExitUsage
+	}
+	if len(files) == 0 {
+		fmt.Fprintln(stderr, "assay verify: no input files")
+		return ExitUsage
+	}
+	inputs, err := readInputs(files)
+	if err != nil {
+		fmt.Fprintf(stderr, "assay verify: %v\n", err)
+		return ExitUsage
+	}
+	results, err := verifier.Appraise(ctx, verifier.Verifiers(cfg), inputs, f.format, p)
+	if err != nil {
+		fmt.Fprintf(stderr, "assay verify: %v\n", err)
+		return ExitRejected
+	}
+	if f.output == "json" {
+		err = writeJSON(stdout, results)
+	} else {
+		err = writeText(stdout, results)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "assay verify: writing the result: %v\n", err)
+		return ExitRejected
+	}
+	return exitStatus(results)
+}
+
+// config turns flags into appraisal parameters and verifier wiring.
+func (f *verifyFlags) config(stderr io.Writer) (attest.Params, verifier.Config, error) {
+	var p attest.Params
+	var cfg verifier.Config
+	var problems []error
+	if f.output != "text" && f.output != "json" {
+		problems = append(problems, usagef("-o must be text or json, not %q", f.output))
+	}
+	if f.at != "" {
+		t, err := time.Parse(time.RFC3339, f.at)
+		if err != nil {
+			problems = append(problems, usagef("--at %q is not an RFC 3339 time (2025-07-01T00:00:00Z)", f.at))
+		}
+		p.Now = t.UTC()
+	} else {
+		p.Now = time.Now().UTC()
+	}
+	if f.nonce != "" {
+		n, err := hex.DecodeString(strings.TrimPrefix(f.nonce, "0x"))
+		switch {
+		case err != nil:
+			problems = append(problems, usagef("--nonce is not hex: %v", err))
+		case len(n) == 0 || len(n) > 64:
+			problems = append(problems, usagef("--nonce is %d bytes; it must be 1 to 64", len(n)))
+		}
+		p.Nonce = n
+	}
+	if f.roots != "" {
+		roots, err := readRoots(f.roots)
+		if err != nil {
+			problems = append(problems, usagef("--roots: %v", err))
+		}
+		p.Roots = roots
+	}
+	if f.product != "" {
+		prod, err := sevsnp.ParseProduct(f.product)
+		if err != nil {
+			problems = append(problems, usagef("--product: %v", err))
+		}
+		cfg.SNPProduct = prod
+	}
+	cfg.SNPCache = &sevsnp.Cache{}
+	if !f.offline {
+		dir := f.cacheDir
+		if dir == "" {
+			d, err := kds.DefaultCacheDir()
+			if err == nil {
+				dir = d
+			}
+		} else {
+			dir = filepath.Join(dir, "amd-kds")
+		}
+		now := p.Now
+		cfg.SNPCollateral = &kds.Client{
+			BaseURL:  f.kdsURL,
+			Timeout:  f.timeout,
+			CacheDir: dir,
+			Now:      func() time.Time { return now },
+			Logger:   slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		}
+	}
+	return p, cfg, errors.Join(problems...)
+}
+
+func readRoots(path string) ([]*x509.Certificate, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	it, err := verifier.Classify(verifier.Input{Name: path, Data: b}, nil, "")
+	if err != nil || len(it.Certificates) == 0 {
+		return nil, fmt.Errorf("%s holds no PEM or DER certificates", path)
+	}
+	return it.Certificates, nil
+}
+
+// readInputs reads files and, one level down and recursively, directories.
+// Files inside directories are optional: what nothing recognises is
+// skipped (a configfs-tsm report directory holds text files beside the
+// blobs).
+func readInputs(paths []string) ([]verifier.Input, error) {
+	var out []verifier.Input
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, err
+		}
+		if !st.IsDir() {
+			b, err := readFile(p)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, verifier.Input{Name: p, Data: b})
+			continue
+		}
+		var names []string
+		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.Type().IsRegular() && !strings.HasPrefix(d.Name(), ".") {
+				names = append(names, path)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			b, err := readFile(n)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, verifier.Input{Name: n, Data: b, Optional: true})
+		}
+	}
+	return out, nil
+}
+
+func readFile(path string) ([]byte, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	b, err := io.ReadAll(io.LimitReader(fh, maxInput+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	if len(b) > maxInput {
+		return nil, fmt.Errorf("%s is larger than %d MiB: not evidence", path, maxInput>>20)
+	}
+	return b, nil
+}
+
+// exitStatus is 1 if any result is not trusted, else 3 if any is a
+// warning, else 0.
+func exitStatus(results []*attest.Result) int {
+	worst := attest.StatusAffirming
+	for _, r := range results {
+		if !r.Status.Trusted() {
+			return ExitRejected
+		}
+		worst = worst.Worse(r.Status)
+	}
+	if worst == attest.StatusWarning {
+		return ExitWarning
+	}
+	return ExitAffirming
+}
+
+func runInspect(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("assay inspect", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	output := fs.String("o", "text", "output: text or json")
+	format := fs.String("format", "", "evidence kind or format when sniffing cannot tell")
+	files, err := parseInterspersed(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return ExitUsage
+	}
+	if *output != "text" && *output != "json" {
+		fmt.Fprintf(stderr, "assay inspect: -o must be text or json, not %q\n", *output)
+		return ExitUsage
+	}
+	if len(files) == 0 {
+		fmt.Fprintln(stderr, "assay inspect: no input files")
+		return ExitUsage
+	}
+	inputs, err := readInputs(files)
+	if err != nil {
+		fmt.Fprintf(stderr, "assay inspect: %v\n", err)
+		return ExitUsage
+	}
+	vs := verifier.Verifiers(verifier.Config{})
+	var descs []verifier.Description
+	code := 0
+	for _, in := range inputs {
+		d := verifier.Describe(in, vs, *format)
+		if d.Error != "" && !in.Optional {
+			code = ExitRejected
+		}
+		descs = append(descs, d)
+	}
+	if *output == "json" {
+		err = writeJSON(stdout, descs)
+	} else {
+		err = writeInspectText(stdout, descs)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "assay inspect: %v\n", err)
+		return ExitRejected
+	}
+	return code
+}
