@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/assay-dev/assay/attest"
@@ -84,8 +85,12 @@ func (v *Verifier) Appraise(ctx context.Context, b attest.Bundle, p attest.Param
 	res.Evidence.Format = ev.Format
 	res.Checks = append(res.Checks, attest.Pass("parse", "%s: attestation report version %d, %d bytes, reserved fields zero", ev.Format, ev.Report.Version, ReportSize))
 
-	certs := append(append([]*x509.Certificate{}, ev.Certificates...), b.Certificates...)
-	crls := append(append([]*x509.RevocationList{}, ev.CRLs...), b.CRLs...)
+	// Certificates given beside the evidence (files, certificate tables)
+	// take precedence over those the evidence container carries: when the
+	// operator supplies a VEK, that VEK is the one judged, and a bad one
+	// fails the appraisal instead of being passed over.
+	supplied := append([]*x509.Certificate{}, b.Certificates...)
+	crls := append(append([]*x509.RevocationList{}, b.CRLs...), ev.CRLs...)
 	for _, o := range b.Other {
 		if !looksLikeCertTable(o.Data) {
 			continue
@@ -95,7 +100,14 @@ func (v *Verifier) Appraise(ctx context.Context, b attest.Bundle, p attest.Param
 			res.Checks = append(res.Checks, attest.Fail("parse.cert_table", fmt.Errorf("%s: %w", o.Name, err)))
 			return res
 		}
-		certs, crls = append(certs, c...), append(crls, l...)
+		supplied, crls = append(supplied, c...), append(crls, l...)
+	}
+	certs := supplied
+	for _, c := range ev.Certificates {
+		if isVEK(c) && slices.ContainsFunc(supplied, isVEK) {
+			continue
+		}
+		certs = append(certs, c)
 	}
 	opts := Options{
 		Roots:        p.Roots,
@@ -183,4 +195,8 @@ func (*Verifier) Inspect(b []byte, format string) (any, error) {
 		out["certificates"] = names
 	}
 	return out, nil
+}
+
+func isVEK(c *x509.Certificate) bool {
+	return c.Subject.CommonName == "SEV-VCEK" || c.Subject.CommonName == "SEV-VLEK"
 }
