@@ -77,7 +77,14 @@ func Describe(in Input, vs []attest.Verifier, force string) Description {
 		for _, l := range it.CRLs {
 			crls = append(crls, summarizeCRL(l))
 		}
-		d.Fields = map[string]any{"certificates": certs, "crls": crls}
+		fields := map[string]any{}
+		if len(certs) > 0 {
+			fields["certificates"] = certs
+		}
+		if len(crls) > 0 {
+			fields["crls"] = crls
+		}
+		d.Fields = fields
 	default:
 		ins, ok := it.verifier.(Inspector)
 		if !ok {

@@ -3,6 +3,12 @@
 // is never fetched again and an appraisal does not wait on the network for
 // what it already has.
 //
+// The client checks that a document is what the endpoint serves (a VCEK
+// for the chip and TCB asked for, PEM certificates, a DER CRL not past its
+// nextUpdate) before it returns or caches it, and treats a cached copy
+// that fails the same check as absent. It does not verify signatures:
+// that is the verifier's work, against its own trusted roots.
+//
 // Endpoints, after AMD "Versioned Chip Endorsement Key (VCEK) Certificate
 // and KDS Interface Specification" (publication 57230) section 4, and the
 // VLEK specification (publication 58369):
@@ -14,6 +20,7 @@
 package kds
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/hex"
@@ -26,6 +33,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,8 +43,12 @@ import (
 // DefaultBaseURL is AMD's KDS.
 const DefaultBaseURL = "https://kdsintf.amd.com"
 
+// maxBody bounds a response: KDS documents are a few kilobytes.
+const maxBody = 1 << 20
+
 // ErrFetch wraps every failure to obtain a document: network, HTTP status,
-// or a body that is not what the endpoint serves.
+// or a body that is not what the endpoint serves. A failure caused by the
+// caller's context also wraps the context's error.
 var ErrFetch = errors.New("amd kds")
 
 // Client implements sevsnp.Getter over AMD KDS with a disk cache.
@@ -45,103 +57,153 @@ type Client struct {
 	BaseURL string
 	// HTTP is the client used; nil means a client with Timeout.
 	HTTP *http.Client
-	// Timeout bounds each request; zero means 20 seconds.
+	// Timeout bounds each request, body included; zero means 20 seconds.
 	Timeout time.Duration
 	// CacheDir holds fetched documents; empty means no disk cache.
 	CacheDir string
 	// Now is the clock for CRL freshness in the cache; nil is time.Now.
 	Now func() time.Time
-	// Logger receives one line per network fetch; nil discards.
+	// Logger receives one line per network fetch and per cached file
+	// discarded; nil discards.
 	Logger *slog.Logger
 }
 
 var _ sevsnp.Getter = (*Client)(nil)
 
-// DefaultCacheDir is $XDG_CACHE_HOME/assay/amd-kds, or the platform's user
-// cache directory (~/.cache on Linux) when XDG_CACHE_HOME is unset.
+// DefaultCacheDir is $XDG_CACHE_HOME/assay/amd-kds, or under the
+// platform's user cache directory (~/.cache on Linux) when XDG_CACHE_HOME
+// is unset. A relative XDG_CACHE_HOME is ignored, as the XDG Base
+// Directory Specification requires: it would put the cache wherever the
+// command happens to run.
 func DefaultCacheDir() (string, error) {
-	base := os.Getenv("XDG_CACHE_HOME")
-	if base == "" {
-		d, err := os.UserCacheDir()
-		if err != nil {
+	if base := os.Getenv("XDG_CACHE_HOME"); filepath.IsAbs(base) {
+		return filepath.Join(base, "assay", "amd-kds"), nil
+	}
+	base, err := os.UserCacheDir()
+	if err != nil {
+		// On Unix, UserCacheDir refuses a relative XDG_CACHE_HOME instead
+		// of falling back to ~/.cache.
+		home, herr := os.UserHomeDir()
+		if herr != nil {
 			return "", err
 		}
-		base = d
+		base = filepath.Join(home, ".cache")
 	}
 	return filepath.Join(base, "assay", "amd-kds"), nil
 }
 
-// VCEK implements sevsnp.Getter.
+// VCEK implements sevsnp.Getter. The certificate served must be a VCEK for
+// this hwid and exactly this TCB; any other document is an error and is
+// not cached.
 func (c *Client) VCEK(ctx context.Context, p sevsnp.Product, hwid []byte, tcb sevsnp.TCB) (*x509.Certificate, error) {
-	q := url.Values{}
-	q.Set("blSPL", fmt.Sprint(tcb.Bootloader))
-	q.Set("teeSPL", fmt.Sprint(tcb.TEE))
-	q.Set("snpSPL", fmt.Sprint(tcb.SNP))
-	q.Set("ucodeSPL", fmt.Sprint(tcb.Microcode))
-	if tcb.FMC != nil {
-		q.Set("fmcSPL", fmt.Sprint(*tcb.FMC))
-	}
-	path := fmt.Sprintf("/vcek/v1/%s/%s", p, hex.EncodeToString(hwid))
-	b, err := c.get(ctx, path, q, "vcek", false)
-	if err != nil {
+	if err := checkProduct(p); err != nil {
 		return nil, err
 	}
-	cert, err := x509.ParseCertificate(b)
-	if err != nil {
-		c.evict(path, q)
-		return nil, fmt.Errorf("%w: %s did not return a DER certificate: %v", ErrFetch, path, err)
+	// Publication 57230 section 4.1: the hwID is the 64-byte CHIP_ID; Turin
+	// VCEKs are keyed by its first 8 bytes.
+	if len(hwid) != 64 && len(hwid) != 8 {
+		return nil, fmt.Errorf("%w: a %s hardware ID is 64 bytes (8 on Turin), not %d", ErrFetch, p, len(hwid))
 	}
-	return cert, nil
+	q := url.Values{}
+	q.Set("blSPL", strconv.Itoa(int(tcb.Bootloader)))
+	q.Set("teeSPL", strconv.Itoa(int(tcb.TEE)))
+	q.Set("snpSPL", strconv.Itoa(int(tcb.SNP)))
+	q.Set("ucodeSPL", strconv.Itoa(int(tcb.Microcode)))
+	if tcb.FMC != nil {
+		q.Set("fmcSPL", strconv.Itoa(int(*tcb.FMC)))
+	}
+	path := fmt.Sprintf("/vcek/v1/%s/%s", p, hex.EncodeToString(hwid))
+	return fetch(ctx, c, path, q, "vcek", func(b []byte) (*x509.Certificate, error) {
+		cert, err := x509.ParseCertificate(b)
+		if err != nil {
+			return nil, fmt.Errorf("not a DER certificate: %v", err)
+		}
+		vek, err := sevsnp.ParseVEK(cert)
+		if err != nil {
+			return nil, fmt.Errorf("not a VCEK: %v", err)
+		}
+		switch {
+		case vek.Type != sevsnp.KeyVCEK:
+			return nil, fmt.Errorf("the certificate is a %s, want a VCEK", vek.Type)
+		case !bytes.Equal(vek.HWID, hwid):
+			return nil, fmt.Errorf("the VCEK is for hwID %x…, want %x…", vek.HWID[:min(8, len(vek.HWID))], hwid[:8])
+		case !vek.TCB.Equal(tcb):
+			return nil, fmt.Errorf("the VCEK certifies TCB %s, want %s", vek.TCB, tcb)
+		}
+		return cert, nil
+	})
 }
 
 // CertChain implements sevsnp.Getter.
 func (c *Client) CertChain(ctx context.Context, p sevsnp.Product, k sevsnp.KeyType) ([]*x509.Certificate, error) {
-	path := fmt.Sprintf("/%s/v1/%s/cert_chain", k, p)
-	b, err := c.get(ctx, path, nil, "cert_chain", false)
-	if err != nil {
+	if err := checkProduct(p); err != nil {
 		return nil, err
 	}
-	var out []*x509.Certificate
-	for {
-		var blk *pem.Block
-		blk, b = pem.Decode(b)
-		if blk == nil {
-			break
-		}
-		cert, err := x509.ParseCertificate(blk.Bytes)
-		if err != nil {
-			c.evict(path, nil)
-			return nil, fmt.Errorf("%w: %s: %v", ErrFetch, path, err)
-		}
-		out = append(out, cert)
+	if err := checkKeyType(k); err != nil {
+		return nil, err
 	}
-	if len(out) == 0 {
-		c.evict(path, nil)
-		return nil, fmt.Errorf("%w: %s returned no PEM certificates", ErrFetch, path)
-	}
-	return out, nil
+	path := fmt.Sprintf("/%s/v1/%s/cert_chain", k, p)
+	return fetch(ctx, c, path, nil, "cert_chain", func(b []byte) ([]*x509.Certificate, error) {
+		var out []*x509.Certificate
+		for {
+			var blk *pem.Block
+			blk, b = pem.Decode(b)
+			if blk == nil {
+				break
+			}
+			if blk.Type != "CERTIFICATE" {
+				return nil, fmt.Errorf("PEM block %d is %q, want CERTIFICATE", len(out)+1, blk.Type)
+			}
+			cert, err := x509.ParseCertificate(blk.Bytes)
+			if err != nil {
+				return nil, fmt.Errorf("PEM certificate %d: %v", len(out)+1, err)
+			}
+			out = append(out, cert)
+		}
+		if len(out) == 0 {
+			return nil, errors.New("no PEM certificates")
+		}
+		return out, nil
+	})
 }
 
-// CRL implements sevsnp.Getter. A cached CRL past its nextUpdate is
-// fetched again.
+// CRL implements sevsnp.Getter. A CRL past its nextUpdate at Now is not
+// returned: a cached one is fetched again, and a fetched one is an error.
 func (c *Client) CRL(ctx context.Context, p sevsnp.Product, k sevsnp.KeyType) (*x509.RevocationList, error) {
+	if err := checkProduct(p); err != nil {
+		return nil, err
+	}
+	if err := checkKeyType(k); err != nil {
+		return nil, err
+	}
 	path := fmt.Sprintf("/%s/v1/%s/crl", k, p)
-	for attempt := 0; attempt < 2; attempt++ {
-		b, err := c.get(ctx, path, nil, "crl", attempt > 0)
-		if err != nil {
-			return nil, err
-		}
+	now := c.now()
+	return fetch(ctx, c, path, nil, "crl", func(b []byte) (*x509.RevocationList, error) {
 		crl, err := x509.ParseRevocationList(b)
 		if err != nil {
-			c.evict(path, nil)
-			return nil, fmt.Errorf("%w: %s did not return a DER CRL: %v", ErrFetch, path, err)
+			return nil, fmt.Errorf("not a DER CRL: %v", err)
 		}
-		if !crl.NextUpdate.IsZero() && c.now().After(crl.NextUpdate) && attempt == 0 {
-			continue // stale in cache: refetch once
+		if !crl.NextUpdate.IsZero() && now.After(crl.NextUpdate) {
+			return nil, fmt.Errorf("the CRL is past its nextUpdate %s (now %s)", crl.NextUpdate.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 		}
 		return crl, nil
+	})
+}
+
+// checkProduct refuses a product KDS has no endpoints for, before it
+// becomes part of a URL or a cache path.
+func checkProduct(p sevsnp.Product) error {
+	if _, err := sevsnp.ParseProduct(p.String()); err != nil {
+		return fmt.Errorf("%w: %v", ErrFetch, err)
 	}
-	return nil, fmt.Errorf("%w: %s: the CRL served is past its nextUpdate", ErrFetch, path)
+	return nil
+}
+
+func checkKeyType(k sevsnp.KeyType) error {
+	if k != sevsnp.KeyVCEK && k != sevsnp.KeyVLEK {
+		return fmt.Errorf("%w: unknown key type %d (want VCEK or VLEK)", ErrFetch, int(k))
+	}
+	return nil
 }
 
 func (c *Client) now() time.Time {
@@ -162,21 +224,43 @@ func (c *Client) cacheFile(path string, q url.Values) string {
 	return filepath.Join(c.CacheDir, filepath.FromSlash(name))
 }
 
-func (c *Client) evict(path string, q url.Values) {
-	if f := c.cacheFile(path, q); f != "" {
-		_ = os.Remove(f)
-	}
-}
-
-// get returns the document at path, from the cache unless refresh, and
-// stores what it fetches.
-func (c *Client) get(ctx context.Context, path string, q url.Values, what string, refresh bool) ([]byte, error) {
+// fetch returns the document at path as parse reads it: from the cache if
+// the cached copy parses, else from the network. A cached copy that does
+// not parse (damaged, or a stale CRL) is removed; a fetched document is
+// cached only once it parses.
+func fetch[T any](ctx context.Context, c *Client, path string, q url.Values, what string, parse func([]byte) (T, error)) (T, error) {
+	var zero T
 	file := c.cacheFile(path, q)
-	if file != "" && !refresh {
-		if b, err := os.ReadFile(file); err == nil && len(b) > 0 {
-			return b, nil
+	if file != "" {
+		if b, err := os.ReadFile(file); err == nil {
+			v, perr := parse(b)
+			if perr == nil {
+				return v, nil
+			}
+			if c.Logger != nil {
+				c.Logger.Warn("discarding cached AMD collateral", "what", what, "file", file, "reason", perr)
+			}
+			_ = os.Remove(file)
 		}
 	}
+	b, u, err := c.download(ctx, path, q, what)
+	if err != nil {
+		return zero, err
+	}
+	v, err := parse(b)
+	if err != nil {
+		return zero, fmt.Errorf("%w: %s %s: %v", ErrFetch, what, u, err)
+	}
+	if file != "" {
+		if err := writeAtomic(file, b); err != nil && c.Logger != nil {
+			c.Logger.Warn("could not cache AMD collateral", "file", file, "err", err)
+		}
+	}
+	return v, nil
+}
+
+// download GETs path from KDS and returns the body and the URL.
+func (c *Client) download(ctx context.Context, path string, q url.Values, what string) ([]byte, string, error) {
 	base := c.BaseURL
 	if base == "" {
 		base = DefaultBaseURL
@@ -184,6 +268,9 @@ func (c *Client) get(ctx context.Context, path string, q url.Values, what string
 	u := strings.TrimSuffix(base, "/") + path
 	if len(q) > 0 {
 		u += "?" + q.Encode()
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, u, fmt.Errorf("%w: fetching %s %s: %w", ErrFetch, what, u, err)
 	}
 	timeout := c.Timeout
 	if timeout == 0 {
@@ -193,42 +280,40 @@ func (c *Client) get(ctx context.Context, path string, q url.Values, what string
 	if hc == nil {
 		hc = &http.Client{Timeout: timeout}
 	}
+	// The context bounds the body read too, whatever hc's own timeout.
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrFetch, err)
+		return nil, u, fmt.Errorf("%w: %s %s: %w", ErrFetch, what, u, err)
 	}
 	start := time.Now()
 	resp, err := hc.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("%w: fetching %s %s: %v", ErrFetch, what, u, err)
+		return nil, u, fmt.Errorf("%w: fetching %s %s: %w", ErrFetch, what, u, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		hint := ""
 		if resp.StatusCode == http.StatusTooManyRequests {
 			hint = " (rate limited; retry later or supply the file)"
+			if ra := resp.Header.Get("Retry-After"); ra != "" {
+				hint = fmt.Sprintf(" (rate limited; retry after %s or supply the file)", ra)
+			}
 		}
-		return nil, fmt.Errorf("%w: fetching %s %s: HTTP %d%s", ErrFetch, what, u, resp.StatusCode, hint)
+		return nil, u, fmt.Errorf("%w: fetching %s %s: HTTP %d%s", ErrFetch, what, u, resp.StatusCode, hint)
 	}
-	// KDS documents are a few kilobytes; refuse anything absurd.
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20+1))
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
 	if err != nil {
-		return nil, fmt.Errorf("%w: reading %s %s: %v", ErrFetch, what, u, err)
+		return nil, u, fmt.Errorf("%w: reading %s %s: %w", ErrFetch, what, u, err)
 	}
-	if len(b) > 1<<20 {
-		return nil, fmt.Errorf("%w: %s %s is larger than 1 MiB", ErrFetch, what, u)
+	if len(b) > maxBody {
+		return nil, u, fmt.Errorf("%w: %s %s is larger than 1 MiB", ErrFetch, what, u)
 	}
 	if c.Logger != nil {
 		c.Logger.Info("fetched AMD collateral", "what", what, "url", u, "bytes", len(b), "duration", time.Since(start))
 	}
-	if file != "" {
-		if err := writeAtomic(file, b); err != nil && c.Logger != nil {
-			c.Logger.Warn("could not cache AMD collateral", "file", file, "err", err)
-		}
-	}
-	return b, nil
+	return b, u, nil
 }
 
 // writeAtomic writes b to file through a temporary file and a rename, so a
@@ -250,5 +335,9 @@ func writeAtomic(file string, b []byte) error {
 		os.Remove(tmp.Name())
 		return err
 	}
-	return os.Rename(tmp.Name(), file)
+	if err := os.Rename(tmp.Name(), file); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return nil
 }

@@ -101,7 +101,7 @@ func ParseVEK(c *x509.Certificate) (*VEK, error) {
 			}
 			spl[key] = &n
 		case e.Id.Equal(oidHWID):
-			v.HWID = bytes.Clone(e.Value)
+			v.HWID = hwIDValue(e.Value)
 		case e.Id.Equal(oidCSPID):
 			var s string
 			if rest, err := asn1.UnmarshalWithParams(e.Value, &s, "ia5"); err != nil || len(rest) != 0 {
@@ -178,4 +178,19 @@ func productFromIssuer(cn string) Product {
 		}
 	}
 	return ProductUnknown
+}
+
+// hwIDValue returns the hwID extension's bytes. AMD's KDS writes the raw
+// 64 (Turin: 8) bytes as the extension value; some certificates wrap them
+// in a DER OCTET STRING (Trustee's test-vcek-invalid-new.der), which is
+// unwrapped when that yields a valid length.
+func hwIDValue(b []byte) []byte {
+	if len(b) == 64 || len(b) == 8 {
+		return bytes.Clone(b)
+	}
+	var inner []byte
+	if rest, err := asn1.Unmarshal(b, &inner); err == nil && len(rest) == 0 && (len(inner) == 64 || len(inner) == 8) {
+		return inner
+	}
+	return bytes.Clone(b)
 }

@@ -253,15 +253,19 @@ func (v *verification) findVEK(kt KeyType, p Product) (*VEK, error) {
 		if vek.Type != kt {
 			continue
 		}
-		if p != ProductUnknown && vek.Product() != ProductUnknown && vek.Product() != p {
-			continue
-		}
 		candidates = append(candidates, vek)
 	}
-	// Prefer the candidate that matches chip and TCB; else the first, so
-	// that the binding checks explain the mismatch.
+	// Prefer the candidate for this product, chip and TCB; else one for
+	// this product; else the first, so that the product and binding checks
+	// explain the mismatch.
+	sameProduct := func(c *VEK) bool { return p == ProductUnknown || c.Product() == p }
 	for _, c := range candidates {
-		if v.hwidMatches(c) == nil && v.tcbMatches(c.Product(), c) == nil {
+		if sameProduct(c) && v.hwidMatches(c) == nil && v.tcbMatches(c.Product(), c) == nil {
+			return c, nil
+		}
+	}
+	for _, c := range candidates {
+		if sameProduct(c) {
 			return c, nil
 		}
 	}
@@ -364,7 +368,7 @@ func linkCheck(name string, child, parent *x509.Certificate, now time.Time, cach
 	if err != nil {
 		return attest.Fail(name, fmt.Errorf("%w: %s signature by %s does not verify: %v", ErrChain, child.Subject.CommonName, parent.Subject.CommonName, err))
 	}
-	return attest.Pass(name, "%s (serial %s) signed by %s (%s), valid %s to %s", child.Subject.CommonName, child.SerialNumber, parent.Subject.CommonName, child.SignatureAlgorithm, day(child.NotBefore), day(child.NotAfter))
+	return attest.Pass(name, "%s (serial %#x) signed by %s (%s), valid %s to %s", child.Subject.CommonName, child.SerialNumber, parent.Subject.CommonName, child.SignatureAlgorithm, day(child.NotBefore), day(child.NotAfter))
 }
 
 func validAt(c *x509.Certificate, now time.Time) error {
