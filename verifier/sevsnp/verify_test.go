@@ -352,7 +352,9 @@ func TestSynthetic(t *testing.T) {
 		},
 		{
 			name: "vek-expired", product: sevsnp.Milan,
-			opts: func(s *synthetic) { s.opts.Now = func() time.Time { return time.Date(2046, 1, 1, 0, 0, 0, 0, time.UTC) } },
+			opts: func(s *synthetic) {
+				s.opts.Now = func() time.Time { return time.Date(2046, 1, 1, 0, 0, 0, 0, time.UTC) }
+			},
 			want: sevsnp.ErrChain,
 		},
 		{

@@ -1,0 +1,91 @@
+// Package archtest enforces the import rules of docs/architecture.md: data
+// flows one way, from bytes to verdict, and no package reaches back.
+package archtest
+
+import (
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/assay-dev/assay/internal/testutil"
+)
+
+const module = "github.com/assay-dev/assay"
+
+type pkg struct {
+	ImportPath string
+	Imports    []string
+}
+
+func listPackages(t *testing.T) []pkg {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-json", "./...")
+	cmd.Dir = testutil.RepoRoot(t)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	var pkgs []pkg
+	for dec.More() {
+		var p pkg
+		if err := dec.Decode(&p); err != nil {
+			t.Fatal(err)
+		}
+		pkgs = append(pkgs, p)
+	}
+	return pkgs
+}
+
+func local(path string) (string, bool) {
+	if path == module {
+		return "", true
+	}
+	rel, ok := strings.CutPrefix(path, module+"/")
+	return rel, ok
+}
+
+func TestImportDirection(t *testing.T) {
+	// forbidden[prefix of importer] = prefixes it must not import.
+	rules := []struct {
+		importer string
+		allowed  func(imported string) bool
+		why      string
+	}{
+		{"attest", func(string) bool { return false }, "attest is the shared vocabulary and imports nothing of the repository"},
+		{"verifier/", func(s string) bool {
+			return s == "attest" || strings.HasPrefix(s, "internal/") && s != "internal/cli" ||
+				strings.HasPrefix(s, "verifier/")
+		}, "a verifier sees only attest and internal helpers, never collateral, policy, store, server or the CLI"},
+		{"collateral", func(s string) bool {
+			return s == "attest" || strings.HasPrefix(s, "verifier/") || strings.HasPrefix(s, "internal/") && s != "internal/cli"
+		},
+			"collateral implements the verifiers' getters and knows nothing above them"},
+	}
+	for _, p := range listPackages(t) {
+		rel, _ := local(p.ImportPath)
+		for _, imp := range p.Imports {
+			irel, ok := local(imp)
+			if !ok {
+				continue
+			}
+			if irel == "internal/cli" && rel != "cmd/assay" {
+				t.Errorf("%s imports internal/cli: only cmd/assay may", rel)
+			}
+			if strings.HasPrefix(irel, "cmd/") {
+				t.Errorf("%s imports %s: nothing imports a command", rel, irel)
+			}
+			if strings.HasPrefix(irel, "internal/testutil") {
+				t.Errorf("%s imports internal/testutil outside tests", rel)
+			}
+			for _, r := range rules {
+				matches := rel == r.importer || strings.HasPrefix(rel, r.importer) && strings.HasSuffix(r.importer, "/") ||
+					strings.HasPrefix(rel, r.importer+"/")
+				if matches && !r.allowed(irel) {
+					t.Errorf("%s imports %s: %s", rel, irel, r.why)
+				}
+			}
+		}
+	}
+}
