@@ -378,15 +378,18 @@ func countPath(reqs []*url.URL, path string) int {
 }
 
 func TestCorruptCache(t *testing.T) {
-	garbage := map[string][]byte{
-		"truncated": nil, // filled per getter: the first half of the document
-		"garbage":   []byte("not a certificate\n"),
-		"empty":     {},
+	damages := []struct {
+		name   string
+		damage func(good []byte) []byte
+	}{
+		{"truncated", func(good []byte) []byte { return good[:len(good)/2] }},
+		{"garbage", func([]byte) []byte { return []byte("not a certificate\n") }},
+		{"empty", func([]byte) []byte { return nil }},
 	}
 	k, v := milanKDS(t)
 	for _, g := range milanGetters(t, v) {
-		for name := range garbage {
-			t.Run(g.name+"-"+name, func(t *testing.T) {
+		for _, d := range damages {
+			t.Run(g.name+"-"+d.name, func(t *testing.T) {
 				dir := t.TempDir()
 				c := &kds.Client{BaseURL: k.URL, CacheDir: dir, Now: fixedNow(crlValidAt)}
 				want, err := g.get(t.Context(), c)
@@ -401,11 +404,7 @@ func TestCorruptCache(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				bad := garbage[name]
-				if bad == nil {
-					bad = good[:len(good)/2]
-				}
-				if err := os.WriteFile(files[0], bad, 0o644); err != nil {
+				if err := os.WriteFile(files[0], d.damage(good), 0o644); err != nil {
 					t.Fatal(err)
 				}
 				before := countPath(k.requests(), g.path)

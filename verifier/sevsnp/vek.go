@@ -15,7 +15,6 @@ import (
 // specification (publication 58369): 1.3.6.1.4.1.3704.1.*.
 var (
 	oidAMDPrefix     = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 3704, 1}
-	oidStructVersion = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 3704, 1, 1}
 	oidProductName   = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 3704, 1, 2}
 	oidBootloaderSPL = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 3704, 1, 3, 1}
 	oidTEESPL        = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 3704, 1, 3, 2}

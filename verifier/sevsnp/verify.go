@@ -181,9 +181,7 @@ func (v *verification) run() (*Verification, []attest.Check, error) {
 	// Chain: ARK -> ASK/ASVK -> VEK, reported root first.
 	ask, ark, chainChecks, err := v.chain(product, kt, vek.Cert, now)
 	out.ASK, out.ARK = ask, ark
-	for _, c := range chainChecks {
-		v.checks = append(v.checks, c)
-	}
+	v.checks = append(v.checks, chainChecks...)
 	if err != nil {
 		if v.first == nil {
 			v.first = err
@@ -281,9 +279,27 @@ func (v *verification) findVEK(kt KeyType, p Product) (*VEK, error) {
 	if v.o.Collateral == nil {
 		return nil, fmt.Errorf("%w: no VCEK supplied and offline; give the VCEK file, the extended report's certificate table, or allow fetching it from AMD KDS", ErrCollateralMissing)
 	}
-	if p == ProductUnknown {
-		return nil, fmt.Errorf("%w: no VCEK supplied, and the product cannot be told from a version %d report to fetch one: name it with --product", ErrCollateralMissing, v.r.Version)
+	if firstNonZero(v.r.ChipID[:]) < 0 {
+		return nil, fmt.Errorf("%w: no VCEK supplied, and CHIP_ID is masked, so AMD KDS cannot be asked for one: supply the VCEK", ErrCollateralMissing)
 	}
+	// A version 2 report does not name its product; only Milan and Genoa
+	// made such reports, and KDS knows a chip under its own product only.
+	products := []Product{p}
+	if p == ProductUnknown {
+		products = []Product{Milan, Genoa}
+	}
+	var errs []error
+	for _, p := range products {
+		c, err := v.fetchVCEK(p)
+		if err == nil {
+			return ParseVEK(c)
+		}
+		errs = append(errs, err)
+	}
+	return nil, fmt.Errorf("%w: fetching the VCEK: %w", ErrCollateralMissing, errors.Join(errs...))
+}
+
+func (v *verification) fetchVCEK(p Product) (*x509.Certificate, error) {
 	hwid := v.r.ChipID[:]
 	if p == Turin {
 		hwid = hwid[:8]
@@ -294,9 +310,9 @@ func (v *verification) findVEK(kt KeyType, p Product) (*VEK, error) {
 	}
 	c, err := v.o.Collateral.VCEK(v.ctx, p, hwid, tcb)
 	if err != nil {
-		return nil, fmt.Errorf("%w: fetching the VCEK: %w", ErrCollateralMissing, err)
+		return nil, fmt.Errorf("%s: %w", p, err)
 	}
-	return ParseVEK(c)
+	return c, nil
 }
 
 // chain verifies VEK -> intermediate -> ARK and returns one check per link,
