@@ -457,10 +457,11 @@ func (v *verification) revocation(p Product, kt KeyType, ark, ask *x509.Certific
 		v.skip("crl", "not checked: no CRL issued by %s was supplied and fetching is off (offline); revocation of %s is unproven", ark.Subject.CommonName, ask.Subject.CommonName)
 		return
 	}
-	if now.Before(crl.ThisUpdate) {
-		v.fail("crl", fmt.Errorf("%w: the %s CRL was issued %s, after the verification time %s", ErrRevoked, p, crl.ThisUpdate.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339)))
-		return
-	}
+	// A CRL issued after the verification time is newer information, not
+	// stale: it is used, and a listing in it counts whatever its
+	// revocation date, because a report carries no time of its own and a
+	// revoked key could have signed it at any time. A CRL whose nextUpdate
+	// passed before the verification time is stale and proves nothing.
 	if !crl.NextUpdate.IsZero() && now.After(crl.NextUpdate) {
 		v.fail("crl", fmt.Errorf("%w: the %s CRL expired at %s (nextUpdate), before the verification time %s", ErrRevoked, p, crl.NextUpdate.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339)))
 		return
