@@ -65,8 +65,16 @@ func writeText(w io.Writer, results []*attest.Result) error {
 			if !r.Status.Trusted() {
 				fmt.Fprintln(bw, "  (as the evidence states them; NOT verified)")
 			}
+			var zero []string
 			for _, kv := range flatten(r.Claims) {
+				if isZeroHex(kv[1]) {
+					zero = append(zero, kv[0])
+					continue
+				}
 				fmt.Fprintf(bw, "  %s: %s\n", kv[0], kv[1])
+			}
+			if len(zero) > 0 {
+				fmt.Fprintf(bw, "  all zero: %s\n", strings.Join(zero, ", "))
 			}
 		}
 		fmt.Fprintln(bw, "\nproves (when trusted):")
@@ -172,4 +180,10 @@ func allScalar(m map[string]any) bool {
 		}
 	}
 	return len(m) > 0
+}
+
+// isZeroHex reports whether s is a long run of hex zeros (an unused
+// digest or ID), which the text output lists by name only.
+func isZeroHex(s string) bool {
+	return len(s) >= 16 && strings.Trim(s, "0") == ""
 }
