@@ -13,7 +13,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"strings"
+	"slices"
 
 	"github.com/assay-dev/assay/attest"
 )
@@ -86,7 +86,7 @@ func Classify(in Input, vs []attest.Verifier, force string) (Item, error) {
 	}
 	if force != "" {
 		for _, v := range vs {
-			if force == v.Kind() || strings.HasPrefix(force, v.Kind()+"-") || formatOf(v, in.Data) == force {
+			if force == v.Kind() || slices.Contains(formatsOf(v), force) {
 				if cs, ok := v.(collateralSniffer); ok {
 					if f, ok := cs.SniffCollateral(in.Data); ok {
 						it.Role, it.Kind, it.Format, it.verifier = RoleCollateral, v.Kind(), f, v
@@ -116,9 +116,17 @@ func Classify(in Input, vs []attest.Verifier, force string) (Item, error) {
 	return it, fmt.Errorf("%w: %s (%d bytes) is not evidence, a certificate, a CRL or collateral this verifier knows", ErrUnrecognized, in.Name, len(in.Data))
 }
 
-func formatOf(v attest.Verifier, b []byte) string {
-	f, _ := v.Sniff(b)
-	return f
+// formatLister is implemented by verifiers that name the evidence formats
+// they read, so that --format can name one.
+type formatLister interface {
+	Formats() []string
+}
+
+func formatsOf(v attest.Verifier) []string {
+	if fl, ok := v.(formatLister); ok {
+		return fl.Formats()
+	}
+	return nil
 }
 
 // parseX509 recognises PEM (certificates, CRLs) and DER (a certificate or

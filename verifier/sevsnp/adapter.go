@@ -48,6 +48,11 @@ type Verifier struct {
 // Kind implements attest.Verifier.
 func (*Verifier) Kind() string { return "snp" }
 
+// Formats lists the evidence formats ParseEvidence reads.
+func (*Verifier) Formats() []string {
+	return []string{FormatReport, FormatReportResponse, FormatTrusteeJSON, FormatAttestationProto}
+}
+
 // Sniff implements attest.Verifier.
 func (*Verifier) Sniff(b []byte) (string, bool) { return SniffEvidence(b) }
 

@@ -38,23 +38,29 @@ type CertTableEntry struct {
 // inside b; an entry table that does not end in the zero entry is
 // malformed.
 func ParseCertTable(b []byte) ([]CertTableEntry, error) {
-	var out []CertTableEntry
-	for i := 0; ; i++ {
-		off := i * certEntrySize
+	// Find the terminating zero entry first: certificate data must lie
+	// after it, never over the entry headers.
+	count := 0
+	for ; ; count++ {
+		off := count * certEntrySize
 		if off+certEntrySize > len(b) {
 			return nil, fmt.Errorf("%w: certificate table has no terminating zero entry within its %d bytes", ErrMalformed, len(b))
 		}
-		e := b[off : off+certEntrySize]
-		if firstNonZero(e) < 0 {
+		if firstNonZero(b[off:off+certEntrySize]) < 0 {
 			break
 		}
+	}
+	headerEnd := uint64(count+1) * certEntrySize
+	var out []CertTableEntry
+	for i := range count {
+		e := b[i*certEntrySize : (i+1)*certEntrySize]
 		var g [16]byte
 		copy(g[:], e[:16])
 		o := binary.LittleEndian.Uint32(e[16:])
 		n := binary.LittleEndian.Uint32(e[20:])
 		end := uint64(o) + uint64(n)
-		if uint64(o) < uint64(off+certEntrySize) || end > uint64(len(b)) || n == 0 {
-			return nil, fmt.Errorf("%w: certificate table entry %d (%s) spans %d+%d, outside the %d-byte table", ErrMalformed, i, guidName(g), o, n, len(b))
+		if uint64(o) < headerEnd || end > uint64(len(b)) || n == 0 {
+			return nil, fmt.Errorf("%w: certificate table entry %d (%s) spans %d+%d, outside the data area %d-%d", ErrMalformed, i, guidName(g), o, n, headerEnd, len(b))
 		}
 		out = append(out, CertTableEntry{GUID: g, Name: guidName(g), Data: bytes.Clone(b[o:end])})
 	}

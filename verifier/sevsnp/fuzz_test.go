@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"flag"
 	"os"
@@ -27,6 +28,15 @@ import (
 // go-sev-guest Attestation in binary and text form. The generated seeds
 // are committed too; TestFuzzGeneratedSeeds keeps them equal to what the
 // builders make, and -update-seeds rewrites them.
+//
+// Fuzz one target at a time; -fuzz must match exactly one, hence the
+// anchors:
+//
+//	go test -run XXX -fuzz '^FuzzParse$' -fuzztime 60s -fuzzminimizetime 0 ./verifier/sevsnp/
+//
+// -fuzzminimizetime 0 skips minimizing each new interesting input, which
+// for 1184-byte reports takes most of a short run; rerun a crasher without
+// it to minimize it.
 
 var fuzzUpdateSeeds = flag.Bool("update-seeds", false, "rewrite the generated fuzz seeds in testdata/seed")
 
@@ -166,6 +176,43 @@ func fuzzAttestationText(tb testing.TB, a *pb.Attestation) []byte {
 	return b
 }
 
+// fuzzTrusteeFullChain is the Trustee seed with every kind of cert_chain
+// entry: its VCEK, the Milan ASK and ARK, a CRL and an OTHER entry. The
+// certificates do not belong together; only the parser sees them. It is
+// only an in-memory seed.
+func fuzzTrusteeFullChain(tb testing.TB) []byte {
+	tb.Helper()
+	var doc map[string]any
+	if err := json.Unmarshal(fuzzReadSeed(tb, fuzzSeedTrusteeJSON), &doc); err != nil {
+		tb.Fatalf("%s: %v", fuzzSeedTrusteeJSON, err)
+	}
+	chain, ok := doc["cert_chain"].([]any)
+	if !ok {
+		tb.Fatalf("%s has no cert_chain array", fuzzSeedTrusteeJSON)
+	}
+	// serde writes Vec<u8> as an array of numbers.
+	nums := func(b []byte) []int {
+		out := make([]int, len(b))
+		for i, c := range b {
+			out[i] = int(c)
+		}
+		return out
+	}
+	ask, ark := fuzzMilanASKARK(tb)
+	chain = append(chain,
+		map[string]any{"cert_type": "ASK", "data": nums(ask)},
+		map[string]any{"cert_type": "ARK", "data": nums(ark)},
+		map[string]any{"cert_type": "CRL", "data": nums(fuzzReadSeed(tb, fuzzSeedMilanCRL))},
+		map[string]any{"cert_type": map[string]any{"OTHER": fuzzGUIDOther}, "data": []int{1, 0, 0, 0}},
+	)
+	doc["cert_chain"] = chain
+	b, err := json.Marshal(doc)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
 // fuzzAttestationTextHeader starts the committed text seed, so that the file
 // also exercises the sniffer's comment case ("#").
 const fuzzAttestationTextHeader = "# proto-file: github.com/google/go-sev-guest/proto/sevsnp.proto\n# proto-message: Attestation\n"
@@ -239,6 +286,11 @@ func TestFuzzGeneratedSeeds(t *testing.T) {
 	}
 	if _, _, err := sevsnp.CertTableContents(fuzzCertTableCRL(t)); err != nil {
 		t.Errorf("CertTableContents(table with CRL): %v", err)
+	}
+	if ev, err := sevsnp.ParseEvidence(fuzzTrusteeFullChain(t), ""); err != nil {
+		t.Errorf("ParseEvidence(Trustee JSON with a full cert_chain): %v", err)
+	} else if len(ev.Certificates) != 3 || len(ev.CRLs) != 1 {
+		t.Errorf("ParseEvidence(Trustee JSON with a full cert_chain) gives %d certificates and %d CRLs, want 3 and 1", len(ev.Certificates), len(ev.CRLs))
 	}
 	for _, name := range []string{fuzzSeedAttBinary, fuzzSeedAttText} {
 		ev, err := sevsnp.ParseEvidence(fuzzReadSeed(t, name), "")
@@ -343,9 +395,13 @@ func FuzzParseEvidence(f *testing.F) {
 	f.Add(fuzzReadSeed(f, fuzzSeedTrusteeJSON))
 	f.Add(fuzzReadSeed(f, fuzzSeedAttBinary))
 	f.Add(fuzzReadSeed(f, fuzzSeedAttText))
+	f.Add(fuzzTrusteeFullChain(f))
 	att := fuzzAttestation(f)
 	f.Add(fuzzAttestationBinary(f, att))
 	f.Add(fuzzAttestationText(f, att))
+	ask, ark := fuzzMilanASKARK(f)
+	att.CertificateChain.AskCert, att.CertificateChain.ArkCert = ask, ark
+	f.Add(fuzzAttestationBinary(f, att))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		sniffed, sniffOK := sevsnp.SniffEvidence(b)
 		for _, format := range fuzzEvidenceFormats {
