@@ -2,7 +2,10 @@ package verifier
 
 import (
 	"github.com/assay-dev/assay/attest"
+	"github.com/assay-dev/assay/internal/dcap"
 	"github.com/assay-dev/assay/verifier/sevsnp"
+	"github.com/assay-dev/assay/verifier/sgx"
+	"github.com/assay-dev/assay/verifier/tdx"
 )
 
 // Config wires the verifiers to their collateral sources.
@@ -14,13 +17,18 @@ type Config struct {
 	SNPProduct sevsnp.Product
 	// SNPCache is shared across appraisals; nil is none.
 	SNPCache *sevsnp.Cache
+	// DCAPCache is shared by the TDX and SGX verifiers; nil is none.
+	DCAPCache *dcap.Cache
 }
 
 // Verifiers returns every verifier, in the order classification tries
-// them. Adding an evidence kind means adding it here; there is no init()
-// registration.
+// them: formats with a distinctive header first, the SEV-SNP raw report
+// (recognised by its size alone) last. Adding an evidence kind means adding
+// it here; there is no init() registration.
 func Verifiers(c Config) []attest.Verifier {
 	return []attest.Verifier{
+		&tdx.Verifier{Cache: c.DCAPCache},
+		&sgx.Verifier{Cache: c.DCAPCache},
 		&sevsnp.Verifier{Collateral: c.SNPCollateral, Product: c.SNPProduct, Cache: c.SNPCache},
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"unicode/utf8"
 
 	"github.com/assay-dev/assay/attest"
 )
@@ -132,7 +133,9 @@ func formatsOf(v attest.Verifier) []string {
 // parseX509 recognises PEM (certificates, CRLs) and DER (a certificate or
 // a CRL).
 func parseX509(b []byte) (certs []*x509.Certificate, crls []*x509.RevocationList, format string, ok bool) {
-	if bytes.Contains(b, []byte("-----BEGIN ")) {
+	// PEM files are text; binary evidence may embed PEM (a DCAP quote
+	// carries its PCK chain as PEM) and must not be taken for certificates.
+	if bytes.Contains(b, []byte("-----BEGIN ")) && isText(b) {
 		rest := b
 		for {
 			var blk *pem.Block
@@ -222,4 +225,18 @@ func Appraise(ctx context.Context, vs []attest.Verifier, inputs []Input, force s
 		return nil, fmt.Errorf("%w: %d inputs were all certificates, CRLs or collateral", ErrNoEvidence, len(items))
 	}
 	return out, nil
+}
+
+// isText reports whether b is UTF-8 text without control characters other
+// than whitespace.
+func isText(b []byte) bool {
+	if !utf8.Valid(b) {
+		return false
+	}
+	for _, c := range b {
+		if c < 0x20 && c != '\n' && c != '\r' && c != '\t' {
+			return false
+		}
+	}
+	return true
 }

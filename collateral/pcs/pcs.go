@@ -1,0 +1,592 @@
+// Package pcs fetches Intel SGX and TDX collateral from the Intel
+// Provisioning Certification Service (PCS) API v4 and keeps it in a disk
+// cache, so that an appraisal does not wait on the network for a TCB info,
+// QE identity or CRL it already has and that is still current.
+//
+// The client checks that a document is what the endpoint serves before it
+// returns or caches it: a TCB info for the TEE and FMSPC asked for, a QE
+// identity for the quoting enclave asked for (QE or TD_QE), a DER CRL of
+// the CA asked for, each not past its nextUpdate, and an issuer chain of
+// PEM certificates. A cached copy that fails the same check (damaged, or
+// past its nextUpdate) is treated as absent and fetched again. The client
+// does not verify signatures: that is the verifier's work
+// (internal/dcap), against its own trusted roots.
+//
+// Endpoints, after Intel "Intel SGX and Intel TDX Provisioning
+// Certification Service API" version 4:
+//
+//	GET /sgx/certification/v4/tcb?fmspc={FMSPC}                     SGX TCB info (JSON), TCB-Info-Issuer-Chain
+//	GET /tdx/certification/v4/tcb?fmspc={FMSPC}                     TDX TCB info (JSON), TCB-Info-Issuer-Chain
+//	GET /sgx/certification/v4/qe/identity                           QE identity (JSON), SGX-Enclave-Identity-Issuer-Chain
+//	GET /tdx/certification/v4/qe/identity                           TD_QE identity (JSON), SGX-Enclave-Identity-Issuer-Chain
+//	GET /sgx/certification/v4/pckcrl?ca={platform,processor}&encoding=der  PCK CRL (DER), SGX-PCK-CRL-Issuer-Chain
+//
+// The issuer-chain headers carry a percent-encoded PEM chain. None of these
+// endpoints needs an API subscription key (only PCK certificate retrieval
+// does, and this client does not retrieve PCK certificates). The Intel SGX
+// Root CA CRL is not served by the API but at the CRL distribution point
+// of the Intel SGX Root CA certificate, DefaultRootCRLURL.
+package pcs
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/assay-dev/assay/internal/dcap"
+)
+
+// DefaultBaseURL is Intel's PCS.
+const DefaultBaseURL = "https://api.trustedservices.intel.com"
+
+// DefaultRootCRLURL is the CRL distribution point of the Intel SGX Root CA
+// certificate.
+const DefaultRootCRLURL = "https://certificates.trustedservices.intel.com/IntelSGXRootCA.der"
+
+// maxBody bounds a response: PCS documents are a few kilobytes (an SGX
+// TCB info with many levels some tens).
+const maxBody = 1 << 20
+
+// Issuer-chain response headers (PCS API v4). API v3 named the TCB info
+// chain SGX-TCB-Info-Issuer-Chain; some caching services (PCCS) still send
+// that name on v4 paths, so it is read when the v4 name is absent.
+const (
+	headerTCBInfoChain   = "TCB-Info-Issuer-Chain"
+	headerTCBInfoChainV3 = "SGX-TCB-Info-Issuer-Chain"
+	headerIdentityChain  = "SGX-Enclave-Identity-Issuer-Chain"
+)
+
+// Issuer common names of the CRLs, after Intel "SGX PCK Certificate and
+// Certificate Revocation List Profile Specification" (the Platform,
+// Processor and Root CA certificate profiles).
+const (
+	cnPlatformCA  = "Intel SGX PCK Platform CA"
+	cnProcessorCA = "Intel SGX PCK Processor CA"
+	cnRootCA      = "Intel SGX Root CA"
+)
+
+// ErrFetch wraps every failure to obtain a document: a bad argument,
+// network, HTTP status, or a response that is not what the endpoint
+// serves. A failure caused by the caller's context also wraps the
+// context's error.
+var ErrFetch = errors.New("intel pcs")
+
+// Client implements dcap.Getter over Intel PCS v4 with a disk cache. It
+// holds no state besides its fields and is safe for concurrent use,
+// several clients included, on one cache directory.
+type Client struct {
+	// BaseURL is the PCS root, or that of a caching service with the same
+	// paths; empty means DefaultBaseURL.
+	BaseURL string
+	// RootCRLURL is where the Intel SGX Root CA CRL (DER) is; empty means
+	// DefaultRootCRLURL.
+	RootCRLURL string
+	// HTTP is the client used; nil means a client with Timeout. Headers a
+	// proxy or caching service needs can be added by its Transport.
+	HTTP *http.Client
+	// Timeout bounds each request, body included; zero means 20 seconds.
+	Timeout time.Duration
+	// CacheDir holds fetched documents; empty means no disk cache.
+	CacheDir string
+	// Now is the clock for nextUpdate: a document past it is fetched again
+	// from the cache, and refused from the network. Nil is time.Now.
+	Now func() time.Time
+	// Logger receives one line per network fetch and per cached file
+	// discarded; nil discards.
+	Logger *slog.Logger
+}
+
+var _ dcap.Getter = (*Client)(nil)
+
+// DefaultCacheDir is $XDG_CACHE_HOME/assay/intel-pcs, or under the
+// platform's user cache directory (~/.cache on Linux) when XDG_CACHE_HOME
+// is unset. A relative XDG_CACHE_HOME is ignored, as the XDG Base
+// Directory Specification requires: it would put the cache wherever the
+// command happens to run.
+func DefaultCacheDir() (string, error) {
+	if base := os.Getenv("XDG_CACHE_HOME"); filepath.IsAbs(base) {
+		return filepath.Join(base, "assay", "intel-pcs"), nil
+	}
+	base, err := os.UserCacheDir()
+	if err != nil {
+		// On Unix, UserCacheDir refuses a relative XDG_CACHE_HOME instead
+		// of falling back to ~/.cache.
+		home, herr := os.UserHomeDir()
+		if herr != nil {
+			return "", err
+		}
+		base = filepath.Join(home, ".cache")
+	}
+	return filepath.Join(base, "assay", "intel-pcs"), nil
+}
+
+// TCBInfo implements dcap.Getter. The body served must be a TCB info
+// (PCS API v4 "TCB Info", version 3) for this TEE (id SGX or TDX) and
+// exactly this FMSPC, not past its nextUpdate; any other document is an
+// error and is not cached.
+func (c *Client) TCBInfo(ctx context.Context, tdx bool, fmspc [6]byte) (body, issuerChain []byte, err error) {
+	tee, id := "sgx", "SGX"
+	if tdx {
+		tee, id = "tdx", "TDX"
+	}
+	// PCS takes the FMSPC as base16; Intel's own documents spell it in
+	// upper case.
+	q := url.Values{"fmspc": {strings.ToUpper(hex.EncodeToString(fmspc[:]))}}
+	now := c.now()
+	d, err := c.fetch(ctx, c.apiRequest(id+" TCB info", "/"+tee+"/certification/v4/tcb", q,
+		[]string{headerTCBInfoChain, headerTCBInfoChainV3},
+		func(b []byte) error { return checkTCBInfo(b, id, fmspc, now) }))
+	return d.body, d.chain, err
+}
+
+// QEIdentity implements dcap.Getter. The body served must be the enclave
+// identity (PCS API v4 "Enclave Identity", version 2) of the SGX quoting
+// enclave (id QE) or of the TD quoting enclave (id TD_QE), not past its
+// nextUpdate.
+func (c *Client) QEIdentity(ctx context.Context, tdx bool) (body, issuerChain []byte, err error) {
+	tee, id := "sgx", "QE"
+	if tdx {
+		tee, id = "tdx", "TD_QE"
+	}
+	now := c.now()
+	d, err := c.fetch(ctx, c.apiRequest(id+" identity", "/"+tee+"/certification/v4/qe/identity", nil,
+		[]string{headerIdentityChain},
+		func(b []byte) error { return checkQEIdentity(b, id, now) }))
+	return d.body, d.chain, err
+}
+
+// PCKCRL implements dcap.Getter. ca is "platform" or "processor", as PCS
+// spells it; the CRL served must be issued by that CA (Intel SGX PCK
+// Platform CA or Processor CA) and not be past its nextUpdate. The
+// response's SGX-PCK-CRL-Issuer-Chain header is not read: the Getter
+// returns the CRL alone, and its issuer is in the quote's PCK chain.
+func (c *Client) PCKCRL(ctx context.Context, ca string) ([]byte, error) {
+	var cn string
+	switch ca {
+	case "platform":
+		cn = cnPlatformCA
+	case "processor":
+		cn = cnProcessorCA
+	default:
+		return nil, fmt.Errorf("%w: PCK CRL for CA %q: want \"platform\" or \"processor\"", ErrFetch, ca)
+	}
+	q := url.Values{"ca": {ca}, "encoding": {"der"}}
+	now := c.now()
+	d, err := c.fetch(ctx, c.apiRequest("PCK "+ca+" CA CRL", "/sgx/certification/v4/pckcrl", q, nil,
+		func(b []byte) error { return checkCRL(b, cn, now) }))
+	return d.body, err
+}
+
+// RootCRL implements dcap.Getter: the Intel SGX Root CA CRL from
+// RootCRLURL, issued by the Intel SGX Root CA and not past its nextUpdate.
+func (c *Client) RootCRL(ctx context.Context) ([]byte, error) {
+	u := c.RootCRLURL
+	if u == "" {
+		u = DefaultRootCRLURL
+	}
+	now := c.now()
+	d, err := c.fetch(ctx, request{
+		what:  "Intel SGX Root CA CRL",
+		url:   u,
+		file:  c.cacheFile("IntelSGXRootCA.der"),
+		check: func(b []byte) error { return checkCRL(b, cnRootCA, now) },
+	})
+	return d.body, err
+}
+
+func (c *Client) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+// request is one document to obtain.
+type request struct {
+	what string // for messages: "TDX TCB info"
+	url  string
+	file string // cache file; "" for none
+	// chainHeaders are the headers that may carry the issuer chain, the
+	// first present wins; nil when the document is returned without one.
+	chainHeaders []string
+	check        func(body []byte) error
+}
+
+// document is a response as served: the body, and the percent-decoded
+// issuer-chain header when the request reads one.
+type document struct {
+	body, chain []byte
+}
+
+func (c *Client) apiRequest(what, path string, q url.Values, chainHeaders []string, check func([]byte) error) request {
+	base := c.BaseURL
+	if base == "" {
+		base = DefaultBaseURL
+	}
+	u := strings.TrimSuffix(base, "/") + path
+	name := strings.TrimPrefix(path, "/")
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+		name += "@" + strings.ReplaceAll(q.Encode(), "&", ",")
+	}
+	return request{what: what, url: u, file: c.cacheFile(filepath.FromSlash(name)), chainHeaders: chainHeaders, check: check}
+}
+
+func (c *Client) cacheFile(name string) string {
+	if c.CacheDir == "" {
+		return ""
+	}
+	return filepath.Join(c.CacheDir, name)
+}
+
+// valid is the check a document passes before it is returned or cached.
+func (r request) valid(d document) error {
+	if err := r.check(d.body); err != nil {
+		return err
+	}
+	if r.chainHeaders != nil {
+		if err := checkChain(d.chain); err != nil {
+			return fmt.Errorf("%s header: %v", r.chainHeaders[0], err)
+		}
+	}
+	return nil
+}
+
+// cacheEntry is the cache file of a document with an issuer chain: both
+// in one file, so that a reader never pairs a body with another
+// response's chain. The body is base64 (encoding/json's []byte) because it
+// must come back byte for byte: Intel signs the bytes as served.
+type cacheEntry struct {
+	Body        []byte `json:"body"`
+	IssuerChain string `json:"issuer_chain"` // PEM
+}
+
+func (r request) encode(d document) ([]byte, error) {
+	if r.chainHeaders == nil {
+		return d.body, nil
+	}
+	return json.Marshal(cacheEntry{Body: d.body, IssuerChain: string(d.chain)})
+}
+
+func (r request) decode(b []byte) (document, error) {
+	if r.chainHeaders == nil {
+		return document{body: b}, nil
+	}
+	var e cacheEntry
+	if err := json.Unmarshal(b, &e); err != nil {
+		return document{}, fmt.Errorf("not a cache entry: %v", err)
+	}
+	return document{body: e.Body, chain: []byte(e.IssuerChain)}, nil
+}
+
+// fetch returns the document r names: from the cache if the cached copy
+// passes r's check, else from the network. A cached copy that does not
+// (damaged, or past its nextUpdate) is removed; a fetched document is
+// cached only once it passes.
+func (c *Client) fetch(ctx context.Context, r request) (document, error) {
+	if r.file != "" {
+		if b, err := os.ReadFile(r.file); err == nil {
+			d, err := r.decode(b)
+			if err == nil {
+				err = r.valid(d)
+			}
+			if err == nil {
+				return d, nil
+			}
+			if c.Logger != nil {
+				c.Logger.Warn("discarding cached Intel collateral", "what", r.what, "file", r.file, "reason", err)
+			}
+			_ = os.Remove(r.file)
+		}
+	}
+	d, err := c.download(ctx, r)
+	if err != nil {
+		return document{}, err
+	}
+	if err := r.valid(d); err != nil {
+		return document{}, fmt.Errorf("%w: %s %s: %v", ErrFetch, r.what, r.url, err)
+	}
+	if r.file != "" {
+		b, err := r.encode(d)
+		if err == nil {
+			err = writeAtomic(r.file, b)
+		}
+		if err != nil && c.Logger != nil {
+			c.Logger.Warn("could not cache Intel collateral", "file", r.file, "err", err)
+		}
+	}
+	return d, nil
+}
+
+// download GETs r.url and returns the body and, if r reads one, the
+// percent-decoded issuer chain.
+func (c *Client) download(ctx context.Context, r request) (document, error) {
+	if err := ctx.Err(); err != nil {
+		return document{}, fmt.Errorf("%w: fetching %s %s: %w", ErrFetch, r.what, r.url, err)
+	}
+	timeout := c.Timeout
+	if timeout == 0 {
+		timeout = 20 * time.Second
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = &http.Client{Timeout: timeout}
+	}
+	// The context bounds the body read too, whatever hc's own timeout.
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.url, nil)
+	if err != nil {
+		return document{}, fmt.Errorf("%w: %s %s: %w", ErrFetch, r.what, r.url, err)
+	}
+	start := time.Now()
+	resp, err := hc.Do(req)
+	if err != nil {
+		return document{}, fmt.Errorf("%w: fetching %s %s: %w", ErrFetch, r.what, r.url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		hint := ""
+		if resp.StatusCode == http.StatusTooManyRequests {
+			hint = " (rate limited; retry later or supply the file)"
+			if ra := resp.Header.Get("Retry-After"); ra != "" {
+				hint = fmt.Sprintf(" (rate limited; retry after %s or supply the file)", ra)
+			}
+		}
+		return document{}, fmt.Errorf("%w: fetching %s %s: HTTP %d%s", ErrFetch, r.what, r.url, resp.StatusCode, hint)
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	if err != nil {
+		return document{}, fmt.Errorf("%w: reading %s %s: %w", ErrFetch, r.what, r.url, err)
+	}
+	if len(b) > maxBody {
+		return document{}, fmt.Errorf("%w: %s %s is larger than 1 MiB", ErrFetch, r.what, r.url)
+	}
+	d := document{body: b}
+	if r.chainHeaders != nil {
+		d.chain, err = issuerChain(resp.Header, r.chainHeaders)
+		if err != nil {
+			return document{}, fmt.Errorf("%w: %s %s: %v", ErrFetch, r.what, r.url, err)
+		}
+	}
+	if c.Logger != nil {
+		c.Logger.Info("fetched Intel collateral", "what", r.what, "url", r.url, "bytes", len(b), "duration", time.Since(start))
+	}
+	return d, nil
+}
+
+// issuerChain returns the first of the headers present, percent-decoded.
+// PCS percent-encodes every reserved character, '+' included; decoding as
+// a path (not a query) keeps a literal '+', which base64 uses, as it is.
+func issuerChain(h http.Header, names []string) ([]byte, error) {
+	for _, name := range names {
+		v := h.Get(name)
+		if v == "" {
+			continue
+		}
+		s, err := url.PathUnescape(v)
+		if err != nil {
+			return nil, fmt.Errorf("%s header is not percent-encoded: %v", name, err)
+		}
+		return []byte(s), nil
+	}
+	return nil, fmt.Errorf("no %s header", names[0])
+}
+
+// checkChain accepts PEM certificates and whitespace, nothing else: the
+// chain is returned and cached as text, and whatever else a header carried
+// would be passed on to the verifier unexamined.
+func checkChain(b []byte) error {
+	n := 0
+	for {
+		b = bytes.TrimLeft(b, " \t\r\n")
+		if len(b) == 0 {
+			break
+		}
+		if !bytes.HasPrefix(b, []byte("-----BEGIN ")) {
+			return fmt.Errorf("text after PEM block %d is not a PEM block", n)
+		}
+		var blk *pem.Block
+		blk, b = pem.Decode(b)
+		if blk == nil {
+			return fmt.Errorf("PEM block %d does not decode", n+1)
+		}
+		n++
+		if blk.Type != "CERTIFICATE" {
+			return fmt.Errorf("PEM block %d is %q, want CERTIFICATE", n, blk.Type)
+		}
+		if len(blk.Headers) != 0 {
+			return fmt.Errorf("PEM block %d has headers", n)
+		}
+		if _, err := x509.ParseCertificate(blk.Bytes); err != nil {
+			return fmt.Errorf("PEM certificate %d: %v", n, err)
+		}
+	}
+	if n == 0 {
+		return errors.New("no PEM certificates")
+	}
+	return nil
+}
+
+// checkTCBInfo checks a TCB info response: {"tcbInfo": {...}, "signature":
+// hex} (PCS API v4, "TCB Info" V3) with the wanted id and FMSPC.
+func checkTCBInfo(b []byte, id string, fmspc [6]byte, now time.Time) error {
+	info, err := signedObject(b, "tcbInfo")
+	if err != nil {
+		return err
+	}
+	gotID, err := member(info, "tcbInfo.id")
+	if err != nil {
+		return err
+	}
+	if gotID != id {
+		return fmt.Errorf("the TCB info is for %q, want %q", gotID, id)
+	}
+	f, err := member(info, "tcbInfo.fmspc")
+	if err != nil {
+		return err
+	}
+	// Intel spells the FMSPC in either case (upper in PCS responses, lower
+	// in some cached copies): compare bytes.
+	got, err := hex.DecodeString(f)
+	if err != nil || len(got) != len(fmspc) {
+		return fmt.Errorf("tcbInfo.fmspc %q is not 6 bytes of hex", f)
+	}
+	if !bytes.Equal(got, fmspc[:]) {
+		return fmt.Errorf("the TCB info is for FMSPC %X, want %X", got, fmspc[:])
+	}
+	return checkNextUpdate(info, "tcbInfo", now)
+}
+
+// checkQEIdentity checks an enclave identity response:
+// {"enclaveIdentity": {...}, "signature": hex} (PCS API v4, "Enclave
+// Identity" V2) with the wanted id.
+func checkQEIdentity(b []byte, id string, now time.Time) error {
+	ident, err := signedObject(b, "enclaveIdentity")
+	if err != nil {
+		return err
+	}
+	gotID, err := member(ident, "enclaveIdentity.id")
+	if err != nil {
+		return err
+	}
+	if gotID != id {
+		return fmt.Errorf("the enclave identity is for %q, want %q", gotID, id)
+	}
+	return checkNextUpdate(ident, "enclaveIdentity", now)
+}
+
+// signedObject returns the members of b's object named key, after checking
+// that b is one JSON object holding that object and a signature: 64 bytes
+// (ECDSA P-256 r and s) in hex. Members are looked up by their exact name;
+// encoding/json would match struct fields in any case.
+func signedObject(b []byte, key string) (map[string]json.RawMessage, error) {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(b, &top); err != nil {
+		return nil, fmt.Errorf("not a JSON object: %v", err)
+	}
+	raw, ok := top[key]
+	if !ok {
+		return nil, fmt.Errorf("no %q object", key)
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
+		return nil, fmt.Errorf("%q is not a JSON object", key)
+	}
+	sig, err := member(top, "signature")
+	if err != nil {
+		return nil, err
+	}
+	if s, err := hex.DecodeString(sig); err != nil || len(s) != 64 {
+		return nil, fmt.Errorf("signature is not 64 bytes of hex")
+	}
+	return obj, nil
+}
+
+// member returns the string member at path ("tcbInfo.id"; the last
+// element is the name in obj, the whole path is for messages).
+func member(obj map[string]json.RawMessage, path string) (string, error) {
+	raw, ok := obj[path[strings.LastIndexByte(path, '.')+1:]]
+	if !ok {
+		return "", fmt.Errorf("no %s", path)
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", fmt.Errorf("%s is not a string", path)
+	}
+	return s, nil
+}
+
+func checkNextUpdate(obj map[string]json.RawMessage, parent string, now time.Time) error {
+	s, err := member(obj, parent+".nextUpdate")
+	if err != nil {
+		return err
+	}
+	next, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return fmt.Errorf("%s.nextUpdate %q is not an RFC 3339 time", parent, s)
+	}
+	if now.After(next) {
+		return fmt.Errorf("%s is past its nextUpdate %s (now %s)", parent, next.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+// checkCRL accepts one DER CRL issued by the CA named cn, not past its
+// nextUpdate.
+func checkCRL(b []byte, cn string, now time.Time) error {
+	crl, err := x509.ParseRevocationList(b)
+	if err != nil {
+		return fmt.Errorf("not a DER CRL: %v", err)
+	}
+	// ParseRevocationList ignores bytes after the CRL.
+	if len(crl.Raw) != len(b) {
+		return fmt.Errorf("%d bytes after the CRL", len(b)-len(crl.Raw))
+	}
+	if got := crl.Issuer.CommonName; got != cn {
+		return fmt.Errorf("the CRL is issued by %q, want %q", got, cn)
+	}
+	if !crl.NextUpdate.IsZero() && now.After(crl.NextUpdate) {
+		return fmt.Errorf("the CRL is past its nextUpdate %s (now %s)", crl.NextUpdate.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+// writeAtomic writes b to file through a temporary file and a rename, so a
+// reader never sees half a document.
+func writeAtomic(file string, b []byte) error {
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(file), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := os.Rename(tmp.Name(), file); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return nil
+}
