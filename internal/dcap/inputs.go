@@ -48,4 +48,3 @@ func Inputs(b attest.Bundle) (Options, error) {
 	}
 	return o, nil
 }
-
