@@ -180,9 +180,9 @@ func Sniff(b []byte) (tdx bool, ok bool) {
 	return false, false
 }
 
-// ParseQuote decodes a DCAP quote. Trailing bytes after the signature data
-// are ignored (some tools write the quote into a larger buffer); they are
-// not part of the quote. It checks structure only: no cryptography.
+// ParseQuote decodes a DCAP quote. Zero bytes after the signature data are
+// allowed (some tools write the quote into a larger buffer); they are not
+// part of the quote. It checks structure only: no cryptography.
 func ParseQuote(b []byte) (*Quote, error) {
 	r := &reader{b: b}
 	q := &Quote{}
@@ -285,7 +285,14 @@ func ParseQuote(b []byte) (*Quote, error) {
 	if sd.off != int(sigLen) {
 		return nil, fmt.Errorf("%w: %d unexpected bytes at the end of the signature data", ErrMalformed, int(sigLen)-sd.off)
 	}
-	q.raw = b[: r.off+int(sigLen) : r.off+int(sigLen)]
+	end := r.off + int(sigLen)
+	// Tools that write the quote into a larger buffer pad it with zeros;
+	// anything else after the quote is not part of what was signed and is
+	// refused rather than silently ignored.
+	if i := firstNonZero(b[end:]); i >= 0 {
+		return nil, fmt.Errorf("%w: %d bytes follow the quote and byte %d of them is not zero padding", ErrMalformed, len(b)-end, i)
+	}
+	q.raw = b[:end:end]
 	return q, nil
 }
 
