@@ -18,8 +18,11 @@ import (
 	"github.com/assay-dev/assay/internal/dcap"
 )
 
-// FormatQuote is a raw SGX DCAP quote.
-const FormatQuote = "sgx-quote"
+// Formats: a raw SGX DCAP quote, and Trustee's "sgx" evidence JSON.
+const (
+	FormatQuote       = "sgx-quote"
+	FormatTrusteeJSON = "trustee-sgx-json"
+)
 
 // Coverage of a verified SGX quote.
 var Coverage = attest.Coverage{
@@ -87,12 +90,15 @@ type Verifier struct {
 func (*Verifier) Kind() string { return "sgx" }
 
 // Formats lists the evidence formats.
-func (*Verifier) Formats() []string { return []string{FormatQuote} }
+func (*Verifier) Formats() []string { return []string{FormatQuote, FormatTrusteeJSON} }
 
 // Sniff implements attest.Verifier.
 func (*Verifier) Sniff(b []byte) (string, bool) {
 	if tdx, ok := dcap.Sniff(b); ok && !tdx {
 		return FormatQuote, true
+	}
+	if tdx, ok := dcap.SniffTrusteeJSON(b); ok && !tdx {
+		return FormatTrusteeJSON, true
 	}
 	return "", false
 }
@@ -107,7 +113,17 @@ func (v *Verifier) Appraise(ctx context.Context, b attest.Bundle, p attest.Param
 	res := &attest.Result{TEE: "sgx", VerifiedAt: now, Coverage: Coverage,
 		Evidence: attest.EvidenceInfo{Format: FormatQuote, SHA256: hex.EncodeToString(sum[:])}}
 	defer res.Finish()
-	q, err := dcap.ParseQuote(b.Evidence)
+	raw := b.Evidence
+	if f, _ := v.Sniff(raw); f == FormatTrusteeJSON || b.Format == FormatTrusteeJSON {
+		ev, err := dcap.ParseTrusteeJSON(raw)
+		if err != nil {
+			res.Checks = append(res.Checks, attest.Fail("parse", err))
+			return res
+		}
+		res.Evidence.Format = FormatTrusteeJSON
+		raw = ev.Quote
+	}
+	q, err := dcap.ParseQuote(raw)
 	if err == nil && q.SGX == nil {
 		err = fmt.Errorf("%w: a TD quote, not an SGX quote", dcap.ErrMalformed)
 	}

@@ -25,7 +25,12 @@ import (
 
 // Format names.
 const (
+	// FormatQuote is a raw TD quote (go-tdx-guest, configfs-tsm outblob,
+	// Intel's sample apps).
 	FormatQuote = "tdx-quote"
+	// FormatTrusteeJSON is Trustee's "tdx" evidence: base64 quote and CC
+	// event log in JSON.
+	FormatTrusteeJSON = "trustee-tdx-json"
 )
 
 // Coverage of a verified TD quote.
@@ -111,12 +116,17 @@ func (*Verifier) Kind() string { return "tdx" }
 
 // Formats lists the formats --format may name: the quote, and the event
 // log ("ccel"), which is collateral of a quote.
-func (*Verifier) Formats() []string { return []string{FormatQuote, "ccel", ccel.FormatLog} }
+func (*Verifier) Formats() []string {
+	return []string{FormatQuote, FormatTrusteeJSON, "ccel", ccel.FormatLog}
+}
 
 // Sniff implements attest.Verifier.
 func (*Verifier) Sniff(b []byte) (string, bool) {
 	if tdx, ok := dcap.Sniff(b); ok && tdx {
 		return FormatQuote, true
+	}
+	if tdx, ok := dcap.SniffTrusteeJSON(b); ok && tdx {
+		return FormatTrusteeJSON, true
 	}
 	return "", false
 }
@@ -139,7 +149,20 @@ func (v *Verifier) Appraise(ctx context.Context, b attest.Bundle, p attest.Param
 	res := &attest.Result{TEE: "tdx", VerifiedAt: now, Coverage: Coverage,
 		Evidence: attest.EvidenceInfo{Format: FormatQuote, SHA256: hex.EncodeToString(sum[:])}}
 	defer res.Finish()
-	q, err := dcap.ParseQuote(b.Evidence)
+	raw := b.Evidence
+	if f, _ := v.Sniff(raw); f == FormatTrusteeJSON || b.Format == FormatTrusteeJSON {
+		ev, err := dcap.ParseTrusteeJSON(raw)
+		if err != nil {
+			res.Checks = append(res.Checks, attest.Fail("parse", err))
+			return res
+		}
+		res.Evidence.Format = FormatTrusteeJSON
+		raw = ev.Quote
+		if ev.CCEventLog != nil {
+			b.Other = append(b.Other, attest.NamedBlob{Name: b.Name + "#cc_eventlog", Data: ev.CCEventLog})
+		}
+	}
+	q, err := dcap.ParseQuote(raw)
 	if err == nil && q.TD == nil {
 		err = fmt.Errorf("%w: an SGX quote, not a TD quote", dcap.ErrMalformed)
 	}
