@@ -64,10 +64,48 @@ func EmbeddedRoot() *x509.Certificate {
 	panic("dcap: no embedded root")
 }
 
-// Cache remembers verified signatures (certificates, CRLs, collateral), so
-// that a warm verification costs the two quote-specific ECDSA checks and
-// the PCK leaf's. Safe for concurrent use; the zero value is ready.
-type Cache struct{ m sync.Map }
+// Cache remembers verified signatures (certificates, CRLs, collateral) and
+// parsed PCK chains, so that a warm verification costs the two
+// quote-specific ECDSA verifications (quote and QE report) and little
+// else. Validity windows, revocation lists and TCB matching are evaluated
+// on every call. Safe for concurrent use; the zero value is ready.
+type Cache struct {
+	m      sync.Map // signed bytes + signer key -> struct{}
+	chains sync.Map // PCK certification data -> *parsedChain
+}
+
+type parsedChain struct {
+	certs []*x509.Certificate
+	ext   *PCKExtensions
+	err   error
+}
+
+// pckChain parses the quote's PCK chain and the PCK's SGX extensions,
+// once per distinct certification data when a cache is given.
+func (c *Cache) pckChain(q *Quote) ([]*x509.Certificate, *PCKExtensions, error) {
+	parse := func() *parsedChain {
+		certs, err := q.PCKChain()
+		if err != nil {
+			return &parsedChain{err: err}
+		}
+		ext, err := ParsePCKExtensions(certs[0])
+		return &parsedChain{certs: certs, ext: ext, err: err}
+	}
+	if c == nil {
+		p := parse()
+		return p.certs, p.ext, p.err
+	}
+	key := string(q.CertData)
+	if v, ok := c.chains.Load(key); ok {
+		p := v.(*parsedChain)
+		return p.certs, p.ext, p.err
+	}
+	p := parse()
+	if p.err == nil {
+		c.chains.Store(key, p)
+	}
+	return p.certs, p.ext, p.err
+}
 
 func (c *Cache) checked(key string, verify func() error) error {
 	if c == nil {
@@ -174,8 +212,8 @@ func (v *verification) run() {
 	v.pass("header", "%s quote version %d, ECDSA P-256 attestation key, Intel quoting enclave", tee, q.Header.Version)
 
 	// PCK chain.
-	chain, err := q.PCKChain()
-	if err != nil {
+	chain, ext, err := v.o.Cache.pckChain(q)
+	if chain == nil {
 		v.fail("chain.pck", err)
 		return
 	}
@@ -183,7 +221,6 @@ func (v *verification) run() {
 	if !v.chain(pck, pckCA, now) {
 		return
 	}
-	ext, err := ParsePCKExtensions(pck)
 	if err != nil {
 		v.fail("pck.extensions", err)
 		return
@@ -363,7 +400,10 @@ func (v *verification) tcbSigners(now time.Time) ([]*x509.Certificate, error) {
 		}
 		revoked := false
 		for _, crl := range v.o.CRLs {
-			if !bytes.Equal(crl.RawIssuer, root.RawSubject) || crl.CheckSignatureFrom(root) != nil {
+			if !bytes.Equal(crl.RawIssuer, root.RawSubject) {
+				continue
+			}
+			if v.o.Cache.checked(string(crl.RawTBSRevocationList)+string(root.RawSubjectPublicKeyInfo), func() error { return crl.CheckSignatureFrom(root) }) != nil {
 				continue
 			}
 			for _, e := range crl.RevokedCertificateEntries {
@@ -411,7 +451,7 @@ func (v *verification) collateral(ext *PCKExtensions, now time.Time, tee string)
 		v.fail("collateral.tcb_info", fmt.Errorf("%w: %s", ErrCollateralMissing, msg))
 		return
 	}
-	if err := v.signedBy(signers, ti.VerifySignature); err != nil {
+	if err := v.signedBy(signers, ti.Signed(), ti.VerifySignature); err != nil {
 		v.fail("collateral.tcb_info", err)
 		return
 	}
@@ -438,7 +478,7 @@ func (v *verification) collateral(ext *PCKExtensions, now time.Time, tee string)
 		v.fail("collateral.qe_identity", fmt.Errorf("%w: no %s identity was supplied (Intel PCS: /%s/certification/v4/qe/identity)", ErrCollateralMissing, wantQE, map[bool]string{true: "tdx", false: "sgx"}[q.IsTDX()]))
 		return
 	}
-	if err := v.signedBy(signers, qi.VerifySignature); err != nil {
+	if err := v.signedBy(signers, qi.Signed(), qi.VerifySignature); err != nil {
 		v.fail("collateral.qe_identity", err)
 		return
 	}
@@ -489,10 +529,11 @@ func (v *verification) collateral(ext *PCKExtensions, now time.Time, tee string)
 
 // signedBy tries each TCB signing certificate; they share a key across
 // re-issues, so the first that verifies is the signer.
-func (v *verification) signedBy(signers []*x509.Certificate, verify func(*x509.Certificate) error) error {
+func (v *verification) signedBy(signers []*x509.Certificate, signed []byte, verify func(*x509.Certificate) error) error {
 	var err error
 	for _, s := range signers {
-		if err = verify(s); err == nil {
+		err = v.o.Cache.checked(string(signed)+string(s.RawSubjectPublicKeyInfo), func() error { return verify(s) })
+		if err == nil {
 			return nil
 		}
 	}
