@@ -101,8 +101,9 @@ type Client struct {
 	Timeout time.Duration
 	// CacheDir holds fetched documents; empty means no disk cache.
 	CacheDir string
-	// Now is the clock for nextUpdate: a document past it is fetched again
-	// from the cache, and refused from the network. Nil is time.Now.
+	// Now is the clock for nextUpdate: a cached document past its
+	// nextUpdate is fetched again, and a fetched one is refused. Nil is
+	// time.Now.
 	Now func() time.Time
 	// Logger receives one line per network fetch and per cached file
 	// discarded; nil discards.
@@ -268,7 +269,8 @@ func (r request) valid(d document) error {
 // cacheEntry is the cache file of a document with an issuer chain: both
 // in one file, so that a reader never pairs a body with another
 // response's chain. The body is base64 (encoding/json's []byte) because it
-// must come back byte for byte: Intel signs the bytes as served.
+// must come back byte for byte: the signature covers the tcbInfo or
+// enclaveIdentity object exactly as served.
 type cacheEntry struct {
 	Body        []byte `json:"body"`
 	IssuerChain string `json:"issuer_chain"` // PEM
@@ -417,6 +419,9 @@ func checkChain(b []byte) error {
 			break
 		}
 		if !bytes.HasPrefix(b, []byte("-----BEGIN ")) {
+			if n == 0 {
+				return errors.New("does not start with a PEM block")
+			}
 			return fmt.Errorf("text after PEM block %d is not a PEM block", n)
 		}
 		var blk *pem.Block

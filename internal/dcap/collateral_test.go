@@ -100,7 +100,7 @@ func corpusCollateral(t testing.TB, dir string) map[string]string {
 	return out
 }
 
-func readFile(t testing.TB, path string) []byte {
+func collFile(t testing.TB, path string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -114,7 +114,7 @@ func TestSniffCorpus(t *testing.T) {
 	files := corpusCollateral(t, dir)
 	count := map[string]int{}
 	for rel, want := range files {
-		got, ok := SniffCollateral(readFile(t, filepath.Join(dir, rel)))
+		got, ok := SniffCollateral(collFile(t, filepath.Join(dir, rel)))
 		if ok != (want != "") || got != want {
 			t.Errorf("%s: SniffCollateral = %q, %v; want %q", rel, got, ok, want)
 		}
@@ -130,9 +130,9 @@ func TestSniffCorpus(t *testing.T) {
 }
 
 func TestSniff(t *testing.T) {
-	tcb := readFile(t, "testdata/tcbinfo_50806f000000.json")
-	qe := readFile(t, "testdata/qe_identity_td_qe.json")
-	bundle := readFile(t, "testdata/sgx_collateral.json")
+	tcb := collFile(t, "testdata/collateral/tcbinfo_50806f000000.json")
+	qe := collFile(t, "testdata/collateral/qe_identity_td_qe.json")
+	bundle := collFile(t, "testdata/collateral/sgx_collateral.json")
 	for _, tc := range []struct {
 		name string
 		in   []byte
@@ -174,7 +174,7 @@ func TestCorpusCollateral(t *testing.T) {
 			continue
 		}
 		t.Run(rel, func(t *testing.T) {
-			b := readFile(t, filepath.Join(dir, rel))
+			b := collFile(t, filepath.Join(dir, rel))
 			var (
 				issue, next time.Time
 				verify      func(*x509.Certificate) error
@@ -254,7 +254,7 @@ func TestCorpusBundles(t *testing.T) {
 			continue
 		}
 		t.Run(rel, func(t *testing.T) {
-			b, err := ParseBundle(readFile(t, filepath.Join(dir, rel)))
+			b, err := ParseBundle(collFile(t, filepath.Join(dir, rel)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -302,12 +302,12 @@ func TestCorpusBundles(t *testing.T) {
 			// The PCS-format files derived from this bundle hold the same
 			// signed bytes.
 			pcs := filepath.Join(dir, "tdx/dcap-qvl/pcs-format", strings.TrimSuffix(strings.TrimSuffix(filepath.Base(rel), ".json"), "-collateral"))
-			if ti, err := ParseTCBInfo(readFile(t, filepath.Join(pcs, "tcbinfo.json"))); err != nil {
+			if ti, err := ParseTCBInfo(collFile(t, filepath.Join(pcs, "tcbinfo.json"))); err != nil {
 				t.Error(err)
 			} else if !bytes.Equal(ti.Signed(), b.TCBInfo.Signed()) || ti.Signature != b.TCBInfo.Signature {
 				t.Error("bundle tcb_info differs from the PCS-format tcbinfo.json")
 			}
-			if qi, err := ParseQEIdentity(readFile(t, filepath.Join(pcs, "qe_identity.json"))); err != nil {
+			if qi, err := ParseQEIdentity(collFile(t, filepath.Join(pcs, "qe_identity.json"))); err != nil {
 				t.Error(err)
 			} else if !bytes.Equal(qi.Signed(), b.QEIdentity.Signed()) {
 				t.Error("bundle qe_identity differs from the PCS-format qe_identity.json")
@@ -324,15 +324,20 @@ func TestCorpusBundles(t *testing.T) {
 	}
 }
 
-// flipEach flips one bit of every byte of b[from:to] in turn and checks
-// that check fails with ErrSignature or ErrMalformed.
+// flipEach flips one bit of every byte of b[from:to] in turn (every 7th
+// with -short) and checks that check fails with ErrSignature or
+// ErrMalformed.
 func flipEach(t *testing.T, b []byte, from, to int, check func([]byte) error) {
 	t.Helper()
 	if from < 0 || to > len(b) || from >= to {
 		t.Fatalf("bad region %d-%d of %d bytes", from, to, len(b))
 	}
+	step := 1
+	if testing.Short() {
+		step = 7
+	}
 	m := bytes.Clone(b)
-	for i := from; i < to; i++ {
+	for i := from; i < to; i += step {
 		m[i] ^= 0x01
 		err := check(m)
 		if !errors.Is(err, ErrSignature) && !errors.Is(err, ErrMalformed) {
@@ -351,7 +356,8 @@ func TestFlipEveryByte(t *testing.T) {
 		"tdx/trustee/collateral/qe_identity_td_qe.json",
 	} {
 		t.Run(rel, func(t *testing.T) {
-			b := readFile(t, filepath.Join(dir, rel))
+			t.Parallel()
+			b := collFile(t, filepath.Join(dir, rel))
 			var err error
 			var issue time.Time
 			if strings.Contains(rel, "tcbinfo") {
@@ -388,7 +394,8 @@ func TestFlipEveryByte(t *testing.T) {
 		})
 	}
 	t.Run("bundle", func(t *testing.T) {
-		b := readFile(t, "testdata/sgx_collateral.json")
+		t.Parallel()
+		b := collFile(t, "testdata/collateral/sgx_collateral.json")
 		bun, err := ParseBundle(b)
 		if err != nil {
 			t.Fatal(err)
@@ -416,14 +423,14 @@ func TestFlipEveryByte(t *testing.T) {
 
 func TestVerifySignatureSigner(t *testing.T) {
 	pki, dir := loadIntelPKI(t)
-	ti, err := ParseTCBInfo(readFile(t, "testdata/tcbinfo_50806f000000.json"))
+	ti, err := ParseTCBInfo(collFile(t, "testdata/collateral/tcbinfo_50806f000000.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := ti.VerifySignature(nil); !errors.Is(err, ErrChain) {
 		t.Errorf("nil signer: %v, want ErrChain", err)
 	}
-	amd, err := pemChain(string(readFile(t, filepath.Join(dir, "roots/amd/milan_vcek_ask_ark.pem"))), "amd")
+	amd, err := pemChain(string(collFile(t, filepath.Join(dir, "roots/amd/milan_vcek_ask_ark.pem"))), "amd")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -441,16 +448,16 @@ func TestTCBSigner(t *testing.T) {
 	pki, dir := loadIntelPKI(t)
 	old := pki.chains["tcb_signing_chain_2018-2025.pem"]
 	cur := pki.chains["tcb_signing_chain_2025-2032.pem"]
-	pckCA, err := pemChain(string(readFile(t, filepath.Join(dir, "roots/intel/pck_platform_ca_chain.pem"))), "pck")
+	pckCA, err := pemChain(string(collFile(t, filepath.Join(dir, "roots/intel/pck_platform_ca_chain.pem"))), "pck")
 	if err != nil {
 		t.Fatal(err)
 	}
-	amd, err := pemChain(string(readFile(t, filepath.Join(dir, "roots/amd/milan_vcek_ask_ark.pem"))), "amd")
+	amd, err := pemChain(string(collFile(t, filepath.Join(dir, "roots/amd/milan_vcek_ask_ark.pem"))), "amd")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var rootCRL *x509.RevocationList
-	if blk := readFile(t, filepath.Join(dir, "roots/intel/crl/IntelSGXRootCA_2025-03-20.der")); true {
+	if blk := collFile(t, filepath.Join(dir, "roots/intel/crl/IntelSGXRootCA_2025-03-20.der")); true {
 		if rootCRL, err = x509.ParseRevocationList(blk); err != nil {
 			t.Fatal(err)
 		}
@@ -527,9 +534,9 @@ func tcb0(m map[string]any) map[string]any { return level0(m)["tcb"].(map[string
 
 func TestParseTCBInfoMalformed(t *testing.T) {
 	dir := testutil.CorpusDir(t)
-	tdx := readFile(t, "testdata/tcbinfo_50806f000000.json")
-	tdx15 := readFile(t, filepath.Join(dir, "tdx/dcap-qvl/pcs-format/tdx-quote-outdated/tcbinfo.json"))
-	bundle, err := ParseBundle(readFile(t, "testdata/sgx_collateral.json"))
+	tdx := collFile(t, "testdata/collateral/tcbinfo_50806f000000.json")
+	tdx15 := collFile(t, filepath.Join(dir, "tdx/dcap-qvl/pcs-format/tdx-quote-outdated/tcbinfo.json"))
+	bundle, err := ParseBundle(collFile(t, "testdata/collateral/sgx_collateral.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -591,7 +598,7 @@ func TestParseTCBInfoMalformed(t *testing.T) {
 			}
 		})
 	}
-	v2 := readFile(t, filepath.Join(dir, "tdx/dcap-rs/collateral/sgx_tcbinfo_v2_00606a000000.json"))
+	v2 := collFile(t, filepath.Join(dir, "tdx/dcap-rs/collateral/sgx_tcbinfo_v2_00606a000000.json"))
 	for _, tc := range []struct {
 		name string
 		fn   func(m map[string]any)
@@ -633,7 +640,7 @@ func TestParseTCBInfoMalformed(t *testing.T) {
 }
 
 func TestParseQEIdentityMalformed(t *testing.T) {
-	qe := readFile(t, "testdata/qe_identity_td_qe.json")
+	qe := collFile(t, "testdata/collateral/qe_identity_td_qe.json")
 	for _, tc := range []struct {
 		name string
 		fn   func(m map[string]any)
@@ -665,7 +672,7 @@ func TestParseQEIdentityMalformed(t *testing.T) {
 }
 
 func TestParseBundleMalformed(t *testing.T) {
-	orig := readFile(t, "testdata/sgx_collateral.json")
+	orig := collFile(t, "testdata/collateral/sgx_collateral.json")
 	var m map[string]any
 	if err := json.Unmarshal(orig, &m); err != nil {
 		t.Fatal(err)
@@ -728,5 +735,23 @@ func TestParseBundleMalformed(t *testing.T) {
 	again, err := ParseBundle(b.Marshal())
 	if err != nil || !reflect.DeepEqual(again, b) {
 		t.Errorf("Marshal round trip with pck_certificate_chain: %v", err)
+	}
+}
+
+func BenchmarkParseTCBInfo(b *testing.B) {
+	doc := collFile(b, "testdata/collateral/tcbinfo_50806f000000.json")
+	for b.Loop() {
+		if _, err := ParseTCBInfo(doc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkParseBundle(b *testing.B) {
+	doc := collFile(b, "testdata/collateral/sgx_collateral.json")
+	for b.Loop() {
+		if _, err := ParseBundle(doc); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -111,6 +111,9 @@ type Quote struct {
 	CertDataType uint16
 	CertData     []byte
 
+	// Trailing is the number of bytes after the quote in the input.
+	Trailing int
+
 	signed []byte // header and body, as signed
 	raw    []byte
 }
@@ -180,9 +183,9 @@ func Sniff(b []byte) (tdx bool, ok bool) {
 	return false, false
 }
 
-// ParseQuote decodes a DCAP quote. Zero bytes after the signature data are
-// allowed (some tools write the quote into a larger buffer); they are not
-// part of the quote. It checks structure only: no cryptography.
+// ParseQuote decodes a DCAP quote. Bytes after the signature data are not
+// part of the quote (Trailing counts them). It checks structure only: no
+// cryptography.
 func ParseQuote(b []byte) (*Quote, error) {
 	r := &reader{b: b}
 	q := &Quote{}
@@ -286,12 +289,11 @@ func ParseQuote(b []byte) (*Quote, error) {
 		return nil, fmt.Errorf("%w: %d unexpected bytes at the end of the signature data", ErrMalformed, int(sigLen)-sd.off)
 	}
 	end := r.off + int(sigLen)
-	// Tools that write the quote into a larger buffer pad it with zeros;
-	// anything else after the quote is not part of what was signed and is
-	// refused rather than silently ignored.
-	if i := firstNonZero(b[end:]); i >= 0 {
-		return nil, fmt.Errorf("%w: %d bytes follow the quote and byte %d of them is not zero padding", ErrMalformed, len(b)-end, i)
-	}
+	// Bytes after the signature data are not part of the quote: tools
+	// write quotes into larger buffers (zero padding), and test data
+	// appends text. They are kept out of Raw, counted in Trailing, and
+	// reported by the verifiers; nothing signed depends on them.
+	q.Trailing = len(b) - end
 	q.raw = b[:end:end]
 	return q, nil
 }
@@ -397,4 +399,13 @@ func (q *Quote) PCKChain() ([]*x509.Certificate, error) {
 		return nil, fmt.Errorf("%w: PCK chain has %d certificates, want 3 (PCK, PCK CA, root)", ErrMalformed, len(out))
 	}
 	return out, nil
+}
+
+// TrailingNote describes bytes after the quote, for a parse check's
+// detail; empty when there are none.
+func TrailingNote(q *Quote) string {
+	if q.Trailing == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; %d bytes after the quote ignored (not part of the signed quote)", q.Trailing)
 }

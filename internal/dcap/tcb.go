@@ -66,6 +66,9 @@ func (t *TCBInfo) Match(p PlatformTCB) (platform TCBResult, module *TCBResult, e
 	if err := t.Applies(tdx, p.FMSPC, p.PCEID); err != nil {
 		return TCBResult{}, nil, err
 	}
+	if len(t.Levels) == 0 {
+		return TCBResult{}, nil, fmt.Errorf("%w: %s has no TCB levels", ErrCollateral, t.Describe())
+	}
 	var svn [16]byte
 	var ident *TDXModuleIdentity
 	if tdx {

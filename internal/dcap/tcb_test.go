@@ -13,7 +13,7 @@ import (
 
 func mustTCBInfo(t testing.TB, path string) *TCBInfo {
 	t.Helper()
-	ti, err := ParseTCBInfo(readFile(t, path))
+	ti, err := ParseTCBInfo(collFile(t, path))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,7 +26,7 @@ func sgxLevel(s ...uint8) [16]uint8 {
 	return c
 }
 
-func svn(s ...byte) *[16]byte {
+func teeSVN(s ...byte) *[16]byte {
 	var c [16]byte
 	copy(c[:], s)
 	return &c
@@ -92,31 +92,31 @@ func TestMatchTDX(t *testing.T) {
 	}
 	with := func(p PlatformTCB, f func(*PlatformTCB)) PlatformTCB { f(&p); return p }
 	cases := []matchCase{
-		{name: "tdx10-uptodate", p: tdx(top, 13, svn(5, 0, 3)), platform: UpToDate, level: 0},
-		{name: "tdx10-above-every-level", p: tdx(sgxLevel(255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255), 0xffff, svn(255, 0, 255)), platform: UpToDate, level: 0},
+		{name: "tdx10-uptodate", p: tdx(top, 13, teeSVN(5, 0, 3)), platform: UpToDate, level: 0},
+		{name: "tdx10-above-every-level", p: tdx(sgxLevel(255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255), 0xffff, teeSVN(255, 0, 255)), platform: UpToDate, level: 0},
 		// The SGX components match level 0, TEE_TCB_SVN[2] only level 1.
-		{name: "tdx10-tdx-component-picks-lower-level", p: tdx(top, 13, svn(5, 0, 2)), platform: OutOfDate, level: 1},
+		{name: "tdx10-tdx-component-picks-lower-level", p: tdx(top, 13, teeSVN(5, 0, 2)), platform: OutOfDate, level: 1},
 		// Every level wants TEE_TCB_SVN[0] >= 5; for a 1.0 module it counts.
-		{name: "tdx10-byte0-below-every-level", p: tdx(top, 13, svn(4, 0, 3)), err: ErrTCB},
+		{name: "tdx10-byte0-below-every-level", p: tdx(top, 13, teeSVN(4, 0, 3)), err: ErrTCB},
 		// For a 1.5 module bytes 0 and 1 are the module's, graded by its
 		// identity instead.
-		{name: "tdx15-byte0-skipped-module-outofdate", p: tdx(top, 13, svn(4, 1, 3)), platform: UpToDate, level: 0, module: OutOfDate},
-		{name: "tdx15-module-uptodate", p: tdx(top, 13, svn(7, 1, 3)), platform: UpToDate, level: 0, module: UpToDate},
-		{name: "tdx15-module-at-lowest-level", p: tdx(top, 13, svn(2, 1, 3)), platform: UpToDate, level: 0, module: OutOfDate},
-		{name: "tdx15-module-below-every-level", p: tdx(top, 13, svn(1, 1, 3)), err: ErrTCB},
-		{name: "tdx15-tdx03", p: tdx(top, 13, svn(3, 3, 3)), platform: UpToDate, level: 0, module: UpToDate},
-		{name: "tdx15-no-identity-tdx02", p: tdx(top, 13, svn(7, 2, 3)), err: ErrTCB},
-		{name: "platform-outofdate-module-uptodate", p: tdx(mid, 13, svn(7, 1, 3)), platform: OutOfDate, level: 1, module: UpToDate},
-		{name: "pcesvn-12", p: tdx(mid, 12, svn(7, 1, 3)), platform: OutOfDate, level: 2, module: UpToDate},
-		{name: "pcesvn-4-below-every-level", p: tdx(top, 4, svn(7, 1, 3)), err: ErrTCB},
-		{name: "sgx-below-every-level", p: tdx(sgxLevel(1, 1, 2, 2, 3, 1, 0, 5), 13, svn(7, 1, 3)), err: ErrTCB},
-		{name: "tdx-byte2-below-every-level", p: tdx(top, 13, svn(7, 1, 1)), err: ErrTCB},
-		{name: "mrsignerseam-not-intel", p: with(tdx(top, 13, svn(7, 1, 3)), func(p *PlatformTCB) { p.MRSignerSeam[47] = 1 }), err: ErrTCB},
-		{name: "mrsignerseam-not-intel-tdx10", p: with(tdx(top, 13, svn(5, 0, 3)), func(p *PlatformTCB) { p.MRSignerSeam[0] = 1 }), err: ErrTCB},
-		{name: "seamattributes-debug", p: with(tdx(top, 13, svn(7, 1, 3)), func(p *PlatformTCB) { p.SeamAttributes[7] = 0x80 }), err: ErrTCB},
+		{name: "tdx15-byte0-skipped-module-outofdate", p: tdx(top, 13, teeSVN(4, 1, 3)), platform: UpToDate, level: 0, module: OutOfDate},
+		{name: "tdx15-module-uptodate", p: tdx(top, 13, teeSVN(7, 1, 3)), platform: UpToDate, level: 0, module: UpToDate},
+		{name: "tdx15-module-at-lowest-level", p: tdx(top, 13, teeSVN(2, 1, 3)), platform: UpToDate, level: 0, module: OutOfDate},
+		{name: "tdx15-module-below-every-level", p: tdx(top, 13, teeSVN(1, 1, 3)), err: ErrTCB},
+		{name: "tdx15-tdx03", p: tdx(top, 13, teeSVN(3, 3, 3)), platform: UpToDate, level: 0, module: UpToDate},
+		{name: "tdx15-no-identity-tdx02", p: tdx(top, 13, teeSVN(7, 2, 3)), err: ErrTCB},
+		{name: "platform-outofdate-module-uptodate", p: tdx(mid, 13, teeSVN(7, 1, 3)), platform: OutOfDate, level: 1, module: UpToDate},
+		{name: "pcesvn-12", p: tdx(mid, 12, teeSVN(7, 1, 3)), platform: OutOfDate, level: 2, module: UpToDate},
+		{name: "pcesvn-4-below-every-level", p: tdx(top, 4, teeSVN(7, 1, 3)), err: ErrTCB},
+		{name: "sgx-below-every-level", p: tdx(sgxLevel(1, 1, 2, 2, 3, 1, 0, 5), 13, teeSVN(7, 1, 3)), err: ErrTCB},
+		{name: "tdx-byte2-below-every-level", p: tdx(top, 13, teeSVN(7, 1, 1)), err: ErrTCB},
+		{name: "mrsignerseam-not-intel", p: with(tdx(top, 13, teeSVN(7, 1, 3)), func(p *PlatformTCB) { p.MRSignerSeam[47] = 1 }), err: ErrTCB},
+		{name: "mrsignerseam-not-intel-tdx10", p: with(tdx(top, 13, teeSVN(5, 0, 3)), func(p *PlatformTCB) { p.MRSignerSeam[0] = 1 }), err: ErrTCB},
+		{name: "seamattributes-debug", p: with(tdx(top, 13, teeSVN(7, 1, 3)), func(p *PlatformTCB) { p.SeamAttributes[7] = 0x80 }), err: ErrTCB},
 		{name: "sgx-platform", p: with(tdx(top, 13, nil), func(*PlatformTCB) {}), err: ErrCollateral},
-		{name: "fmspc-other", p: with(tdx(top, 13, svn(7, 1, 3)), func(p *PlatformTCB) { p.FMSPC[0] = 0x00 }), err: ErrCollateral},
-		{name: "pceid-other", p: with(tdx(top, 13, svn(7, 1, 3)), func(p *PlatformTCB) { p.PCEID[1] = 1 }), err: ErrCollateral},
+		{name: "fmspc-other", p: with(tdx(top, 13, teeSVN(7, 1, 3)), func(p *PlatformTCB) { p.FMSPC[0] = 0x00 }), err: ErrCollateral},
+		{name: "pceid-other", p: with(tdx(top, 13, teeSVN(7, 1, 3)), func(p *PlatformTCB) { p.PCEID[1] = 1 }), err: ErrCollateral},
 	}
 	runMatch(t, ti, cases)
 
@@ -146,24 +146,24 @@ func TestMatchTDX(t *testing.T) {
 				m.TDXModuleIdentities[i].Attributes[0] = 0x01
 			}
 		}
-		if _, _, err := m.Match(tdx(top, 13, svn(7, 1, 3))); !errors.Is(err, ErrTCB) {
+		if _, _, err := m.Match(tdx(top, 13, teeSVN(7, 1, 3))); !errors.Is(err, ErrTCB) {
 			t.Errorf("attributes 01 under mask FF, SEAMATTRIBUTES 00: %v, want ErrTCB", err)
 		}
 		m.TDXModuleIdentities[1].AttributesMask[0] = 0xfe
 		m.TDXModuleIdentities[0].AttributesMask[0] = 0xfe
-		if _, _, err := m.Match(tdx(top, 13, svn(7, 1, 3))); err != nil {
+		if _, _, err := m.Match(tdx(top, 13, teeSVN(7, 1, 3))); err != nil {
 			t.Errorf("attributes 01 under mask FE, SEAMATTRIBUTES 00: %v", err)
 		}
 	})
 
 	// A TCB info without tdxModuleIdentities cannot grade a 1.5 module.
 	t.Run("no-identities", func(t *testing.T) {
-		old := mustTCBInfo(t, "testdata/tcbinfo_50806f000000.json")
-		p := PlatformTCB{FMSPC: old.FMSPC, PCEID: old.PCEID, SGXComponents: sgxLevel(5, 5, 2, 2, 3, 1, 0, 3), PCESVN: 11, TEETCBSVN: svn(3, 0, 5)}
+		old := mustTCBInfo(t, "testdata/collateral/tcbinfo_50806f000000.json")
+		p := PlatformTCB{FMSPC: old.FMSPC, PCEID: old.PCEID, SGXComponents: sgxLevel(5, 5, 2, 2, 3, 1, 0, 3), PCESVN: 11, TEETCBSVN: teeSVN(3, 0, 5)}
 		if r, m, err := old.Match(p); err != nil || r.Status != UpToDate || m != nil {
 			t.Errorf("TDX 1.0: %+v, %+v, %v", r, m, err)
 		}
-		p.TEETCBSVN = svn(3, 1, 5)
+		p.TEETCBSVN = teeSVN(3, 1, 5)
 		if _, _, err := old.Match(p); !errors.Is(err, ErrTCB) {
 			t.Errorf("TDX 1.5 module: %v, want ErrTCB", err)
 		}
@@ -178,7 +178,7 @@ func TestMatchFMSPCCase(t *testing.T) {
 		FMSPC:         [6]byte{0x90, 0xc0, 0x6f, 0, 0, 0},
 		SGXComponents: sgxLevel(255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255),
 		PCESVN:        0xffff,
-		TEETCBSVN:     svn(255, 1, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255),
+		TEETCBSVN:     teeSVN(255, 1, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255),
 	}
 	for _, rel := range []string{
 		"tdx/dcap-qvl/pcs-format/tdx-quote-outdated/tcbinfo.json",  // "90C06F000000"
@@ -200,7 +200,7 @@ func TestMatchFMSPCCase(t *testing.T) {
 // SWHardeningNeeded, ConfigurationAndSWHardeningNeeded, OutOfDate and
 // OutOfDateConfigurationNeeded, and against an SGX TCB info v2.
 func TestMatchSGX(t *testing.T) {
-	b, err := ParseBundle(readFile(t, "testdata/sgx_collateral.json"))
+	b, err := ParseBundle(collFile(t, "testdata/collateral/sgx_collateral.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +217,7 @@ func TestMatchSGX(t *testing.T) {
 		{name: "pcesvn-10", p: sgx(sgxLevel(5, 5, 2, 2, 255, 1, 4), 10), platform: OutOfDate, level: 7},
 		{name: "pcesvn-4-below-every-level", p: sgx(sgxLevel(11, 11, 2, 2, 255, 1, 12), 4), err: ErrTCB},
 		{name: "component-below-every-level", p: sgx(sgxLevel(11, 11, 2, 2, 254, 1, 12), 13), err: ErrTCB},
-		{name: "tdx-platform", p: func() PlatformTCB { p := sgx(sgxLevel(11), 13); p.TEETCBSVN = svn(1); return p }(), err: ErrCollateral},
+		{name: "tdx-platform", p: func() PlatformTCB { p := sgx(sgxLevel(11), 13); p.TEETCBSVN = teeSVN(1); return p }(), err: ErrCollateral},
 		{name: "fmspc-other", p: func() PlatformTCB { p := sgx(sgxLevel(11), 13); p.FMSPC[5] = 1; return p }(), err: ErrCollateral},
 	}
 	runMatch(t, ti, cases)
@@ -236,7 +236,7 @@ func TestMatchSGX(t *testing.T) {
 }
 
 func TestQEIdentityMatch(t *testing.T) {
-	b, err := ParseBundle(readFile(t, "testdata/sgx_collateral.json"))
+	b, err := ParseBundle(collFile(t, "testdata/collateral/sgx_collateral.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,7 +280,7 @@ func TestQEIdentityMatch(t *testing.T) {
 		})
 	}
 
-	td, err := ParseQEIdentity(readFile(t, "testdata/qe_identity_td_qe.json"))
+	td, err := ParseQEIdentity(collFile(t, "testdata/collateral/qe_identity_td_qe.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -427,7 +427,7 @@ func TestDefaultTier(t *testing.T) {
 func appraise(t *testing.T, quotePath, bundlePath string, at time.Time) (TCBResult, TCBResult, *TCBResult, TCBResult, error) {
 	t.Helper()
 	pki, _ := loadIntelPKI(t)
-	q, err := ParseQuote(readFile(t, quotePath))
+	q, err := ParseQuote(collFile(t, quotePath))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -439,7 +439,7 @@ func appraise(t *testing.T, quotePath, bundlePath string, at time.Time) (TCBResu
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := ParseBundle(readFile(t, bundlePath))
+	b, err := ParseBundle(collFile(t, bundlePath))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -475,7 +475,7 @@ func TestCalibration(t *testing.T) {
 	dir := testutil.CorpusDir(t)
 	t.Run("sgx-v3-dcap-qvl", func(t *testing.T) {
 		at := time.Date(2025, 6, 19, 10, 57, 11, 0, time.UTC)
-		final, platform, module, qe, err := appraise(t, filepath.Join(dir, "tdx/dcap-qvl/sgx-quote-v3.dat"), "testdata/sgx_collateral.json", at)
+		final, platform, module, qe, err := appraise(t, filepath.Join(dir, "tdx/dcap-qvl/sgx-quote-v3.dat"), "testdata/collateral/sgx_collateral.json", at)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -511,4 +511,34 @@ func ExampleConverge() {
 	r := Converge(platform, module, qe)
 	fmt.Println(r.Status, r.Advisory, DefaultTier(r.Status))
 	// Output: OutOfDateConfigurationNeeded [INTEL-SA-00289 INTEL-SA-00615] warning
+}
+
+// A TCBInfo built by hand, not parsed, must not make Match panic.
+func TestMatchHandBuilt(t *testing.T) {
+	ti := &TCBInfo{ID: TCBInfoTDX, Version: 3}
+	p := PlatformTCB{TEETCBSVN: teeSVN(1, 1)}
+	if _, _, err := ti.Match(p); !errors.Is(err, ErrCollateral) {
+		t.Errorf("no tdxModule: %v, want ErrCollateral", err)
+	}
+	ti.TDXModule = &TDXModule{}
+	if _, _, err := ti.Match(PlatformTCB{TEETCBSVN: teeSVN(1, 0)}); !errors.Is(err, ErrCollateral) {
+		t.Errorf("no levels: %v, want ErrCollateral", err)
+	}
+	ti.Levels = []TCBLevel{{Status: UpToDate}} // no TDX components
+	if _, _, err := ti.Match(PlatformTCB{TEETCBSVN: teeSVN(1, 0)}); !errors.Is(err, ErrTCB) {
+		t.Errorf("level without TDX components: %v, want ErrTCB", err)
+	}
+	ti.TDXModuleIdentities = []TDXModuleIdentity{{ID: "tdx_01"}} // no levels; id in lower case
+	if _, _, err := ti.Match(PlatformTCB{TEETCBSVN: teeSVN(1, 1)}); !errors.Is(err, ErrTCB) {
+		t.Errorf("identity without levels: %v, want ErrTCB", err)
+	}
+	ti.TDXModuleIdentities[0].Levels = []IdentityLevel{{ISVSVN: 1, Status: OutOfDate}}
+	ti.Levels[0].TDXComponents = &[16]uint8{}
+	if _, m, err := ti.Match(PlatformTCB{TEETCBSVN: teeSVN(1, 1)}); err != nil || m == nil || m.Status != OutOfDate {
+		t.Errorf("identity id in lower case: %+v, %v; want module OutOfDate", m, err)
+	}
+	var q QEIdentity
+	if r, err := q.Match(QEReportIdentity{}); err != nil || r.Status != Revoked {
+		t.Errorf("empty QE identity: %+v, %v; want Revoked", r, err)
+	}
 }

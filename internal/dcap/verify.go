@@ -70,7 +70,10 @@ func EmbeddedRoot() *x509.Certificate {
 // else. Validity windows, revocation lists and TCB matching are evaluated
 // on every call. Safe for concurrent use; the zero value is ready.
 type Cache struct {
-	m      sync.Map // signed bytes + signer key -> struct{}
+	// m holds verified (document, signer key) pairs. The document is the
+	// whole signed object, signature included, so a copy with the same
+	// signed content and another signature is verified afresh.
+	m      sync.Map
 	chains sync.Map // PCK certification data -> *parsedChain
 }
 
@@ -95,7 +98,7 @@ func (c *Cache) pckChain(q *Quote) ([]*x509.Certificate, *PCKExtensions, error) 
 		p := parse()
 		return p.certs, p.ext, p.err
 	}
-	key := string(q.CertData)
+	key := fmt.Sprintf("%d:", q.CertDataType) + string(q.CertData)
 	if v, ok := c.chains.Load(key); ok {
 		p := v.(*parsedChain)
 		return p.certs, p.ext, p.err
@@ -312,7 +315,7 @@ func (v *verification) link(child, parent *x509.Certificate, now time.Time, want
 	if !bytes.Equal(child.RawIssuer, parent.RawSubject) {
 		return fmt.Errorf("%w: %s is issued by %q, not %q", ErrChain, child.Subject.CommonName, child.Issuer.CommonName, parent.Subject.CommonName)
 	}
-	err := v.o.Cache.checked(string(child.RawTBSCertificate)+string(parent.RawSubjectPublicKeyInfo), func() error {
+	err := v.o.Cache.checked(string(child.Raw)+string(parent.RawSubjectPublicKeyInfo), func() error {
 		return parent.CheckSignature(child.SignatureAlgorithm, child.RawTBSCertificate, child.Signature)
 	})
 	if err != nil {
@@ -331,7 +334,7 @@ func (v *verification) trustedIssuer(c *x509.Certificate) *x509.Certificate {
 		if !bytes.Equal(r.RawSubject, c.RawIssuer) {
 			continue
 		}
-		err := v.o.Cache.checked(string(c.RawTBSCertificate)+string(r.RawSubjectPublicKeyInfo), func() error {
+		err := v.o.Cache.checked(string(c.Raw)+string(r.RawSubjectPublicKeyInfo), func() error {
 			return r.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature)
 		})
 		if err == nil {
@@ -351,7 +354,7 @@ func (v *verification) revocation(name string, issuer, subject *x509.Certificate
 		if !bytes.Equal(c.RawIssuer, issuer.RawSubject) {
 			continue
 		}
-		err := v.o.Cache.checked(string(c.RawTBSRevocationList)+string(issuer.RawSubjectPublicKeyInfo), func() error { return c.CheckSignatureFrom(issuer) })
+		err := v.o.Cache.checked(string(c.Raw)+string(issuer.RawSubjectPublicKeyInfo), func() error { return c.CheckSignatureFrom(issuer) })
 		if err != nil {
 			v.fail(name, fmt.Errorf("%w: a CRL naming %s as issuer has a bad signature: %v", ErrRevoked, issuer.Subject.CommonName, err))
 			return
@@ -403,7 +406,7 @@ func (v *verification) tcbSigners(now time.Time) ([]*x509.Certificate, error) {
 			if !bytes.Equal(crl.RawIssuer, root.RawSubject) {
 				continue
 			}
-			if v.o.Cache.checked(string(crl.RawTBSRevocationList)+string(root.RawSubjectPublicKeyInfo), func() error { return crl.CheckSignatureFrom(root) }) != nil {
+			if v.o.Cache.checked(string(crl.Raw)+string(root.RawSubjectPublicKeyInfo), func() error { return crl.CheckSignatureFrom(root) }) != nil {
 				continue
 			}
 			for _, e := range crl.RevokedCertificateEntries {
@@ -451,7 +454,7 @@ func (v *verification) collateral(ext *PCKExtensions, now time.Time, tee string)
 		v.fail("collateral.tcb_info", fmt.Errorf("%w: %s", ErrCollateralMissing, msg))
 		return
 	}
-	if err := v.signedBy(signers, ti.Signed(), ti.VerifySignature); err != nil {
+	if err := v.signedBy(signers, ti.Signed(), ti.Signature, ti.VerifySignature); err != nil {
 		v.fail("collateral.tcb_info", err)
 		return
 	}
@@ -478,7 +481,7 @@ func (v *verification) collateral(ext *PCKExtensions, now time.Time, tee string)
 		v.fail("collateral.qe_identity", fmt.Errorf("%w: no %s identity was supplied (Intel PCS: /%s/certification/v4/qe/identity)", ErrCollateralMissing, wantQE, map[bool]string{true: "tdx", false: "sgx"}[q.IsTDX()]))
 		return
 	}
-	if err := v.signedBy(signers, qi.Signed(), qi.VerifySignature); err != nil {
+	if err := v.signedBy(signers, qi.Signed(), qi.Signature, qi.VerifySignature); err != nil {
 		v.fail("collateral.qe_identity", err)
 		return
 	}
@@ -529,10 +532,12 @@ func (v *verification) collateral(ext *PCKExtensions, now time.Time, tee string)
 
 // signedBy tries each TCB signing certificate; they share a key across
 // re-issues, so the first that verifies is the signer.
-func (v *verification) signedBy(signers []*x509.Certificate, signed []byte, verify func(*x509.Certificate) error) error {
+func (v *verification) signedBy(signers []*x509.Certificate, signed []byte, sig [64]byte, verify func(*x509.Certificate) error) error {
 	var err error
 	for _, s := range signers {
-		err = v.o.Cache.checked(string(signed)+string(s.RawSubjectPublicKeyInfo), func() error { return verify(s) })
+		// The key covers everything the verification reads: the signed
+		// bytes, the signature and the signer's key.
+		err = v.o.Cache.checked(string(signed)+string(sig[:])+string(s.RawSubjectPublicKeyInfo), func() error { return verify(s) })
 		if err == nil {
 			return nil
 		}

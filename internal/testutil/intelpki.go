@@ -38,9 +38,15 @@ import (
 // Intel's, but trust comes from the key, and the key is not Intel's.
 // (internal/archtest keeps production code from importing this package.)
 //
-// The package does not import internal/dcap: quotes and documents are
-// built from Intel's specifications, so that tests of the dcap parsers
-// against them compare two readings of the specification.
+// Validity: the root 2018-05-21 to 2049-12-31 and the CAs 2018-05-21 to
+// 2033-05-21, as Intel's; the TCB signing certificate as the CAs; PCKs
+// 2024-01-01 to 2031-01-01 unless told. Collateral and CRLs are by default
+// current at Now, 2025-06-15.
+//
+// The package does not import internal/dcap (whose in-package tests import
+// this package): quotes and documents are built from Intel's
+// specifications, so that tests of the dcap parsers against them compare
+// two readings of the specifications.
 type IntelPKI struct {
 	Root        *x509.Certificate // "Intel SGX Root CA", self-signed
 	PlatformCA  *x509.Certificate // "Intel SGX PCK Platform CA", issued by Root
@@ -491,8 +497,10 @@ type QuoteOptions struct {
 	TD  TDBody  // the body of a TD quote, as given
 
 	// EditQE edits DefaultQEReport(TDX), whose CPUSVN is first set to the
-	// PCK's; nil leaves it. REPORTDATA is always set afterwards to the
-	// binding SHA-256(attestation key || QE auth data) || 32 zero bytes.
+	// PCK's (a real QE report carries the raw CPUSVN, of which the PCK
+	// certifies the decoded TCB components; nothing verifies it); nil
+	// leaves it. REPORTDATA is always set afterwards to the binding
+	// SHA-256(attestation key || QE auth data) || 32 zero bytes.
 	EditQE func(*SGXBody)
 	// QEAuthData: nil means 32 bytes 00 01 ... 1F, as Intel's QE writes.
 	QEAuthData []byte
@@ -627,10 +635,7 @@ func (p *IntelPKI) Quote(t testing.TB, o QuoteOptions) []byte {
 	}
 	certData := o.CertData
 	if certData == nil {
-		for _, c := range []*x509.Certificate{o.PCK.Cert, o.PCK.CA, p.Root} {
-			certData = append(certData, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
-		}
-		certData = append(certData, 0)
+		certData = append(PEM(o.PCK.Cert, o.PCK.CA, p.Root), 0)
 	}
 	var qeCert bytes.Buffer
 	qeCert.Write(qeRaw)
@@ -656,6 +661,17 @@ func (p *IntelPKI) Quote(t testing.TB, o QuoteOptions) []byte {
 	out := append([]byte{}, signed...)
 	out = le.AppendUint32(out, uint32(sd.Len()))
 	return append(out, sd.Bytes()...)
+}
+
+// PEM encodes certificates as concatenated PEM blocks: the form of the PCK
+// chain in a quote and of the issuer chains PCS sends
+// (TCB-Info-Issuer-Chain: PEM(p.TCBSigning, p.Root)).
+func PEM(certs ...*x509.Certificate) []byte {
+	var out []byte
+	for _, c := range certs {
+		out = append(out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+	}
+	return out
 }
 
 // pckFields are what Quote reads back from a PCK certificate.

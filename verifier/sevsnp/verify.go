@@ -63,11 +63,15 @@ type Cache struct {
 	m sync.Map // key: signed bytes + issuer SPKI -> struct{}
 }
 
-func (c *Cache) checked(signed, issuerSPKI []byte, verify func() error) error {
+// checked runs verify once per (object, issuer key). object must be the
+// whole signed object (certificate or CRL DER, signature included), so
+// that a copy with the same content and another signature is verified
+// afresh rather than found in the cache.
+func (c *Cache) checked(object, issuerSPKI []byte, verify func() error) error {
 	if c == nil {
 		return verify()
 	}
-	k := string(signed) + "\x00" + string(issuerSPKI)
+	k := string(object) + "\x00" + string(issuerSPKI)
 	if _, ok := c.m.Load(k); ok {
 		return nil
 	}
@@ -349,7 +353,7 @@ func (v *verification) chain(p Product, kt KeyType, vek *x509.Certificate, now t
 	if e := validAt(ark, now); e != nil {
 		err = e
 		checks = append(checks, attest.Fail("chain.ark", e))
-	} else if e := v.o.Cache.checked(ark.RawTBSCertificate, ark.RawSubjectPublicKeyInfo, func() error { return ark.CheckSignatureFrom(ark) }); e != nil {
+	} else if e := v.o.Cache.checked(ark.Raw, ark.RawSubjectPublicKeyInfo, func() error { return ark.CheckSignatureFrom(ark) }); e != nil {
 		err = fmt.Errorf("%w: %s self-signature: %v", ErrChain, arkCN, e)
 		checks = append(checks, attest.Fail("chain.ark", err))
 	} else {
@@ -378,7 +382,7 @@ func linkCheck(name string, child, parent *x509.Certificate, now time.Time, cach
 	if wantCA && (!child.IsCA || !child.BasicConstraintsValid) {
 		return attest.Fail(name, fmt.Errorf("%w: %s is not a CA certificate", ErrChain, child.Subject.CommonName))
 	}
-	err := cache.checked(child.RawTBSCertificate, parent.RawSubjectPublicKeyInfo, func() error {
+	err := cache.checked(child.Raw, parent.RawSubjectPublicKeyInfo, func() error {
 		return parent.CheckSignature(child.SignatureAlgorithm, child.RawTBSCertificate, child.Signature)
 	})
 	if err != nil {
@@ -411,7 +415,7 @@ func findIssuer(pool []*x509.Certificate, child *x509.Certificate, cn string, ca
 		if byName == nil {
 			byName = c
 		}
-		err := cache.checked(child.RawTBSCertificate, c.RawSubjectPublicKeyInfo, func() error {
+		err := cache.checked(child.Raw, c.RawSubjectPublicKeyInfo, func() error {
 			return c.CheckSignature(child.SignatureAlgorithm, child.RawTBSCertificate, child.Signature)
 		})
 		if err == nil {
@@ -429,7 +433,7 @@ func (v *verification) revocation(p Product, kt KeyType, ark, ask *x509.Certific
 		if !bytes.Equal(c.RawIssuer, ark.RawSubject) {
 			continue
 		}
-		if err := v.o.Cache.checked(c.RawTBSRevocationList, ark.RawSubjectPublicKeyInfo, func() error { return c.CheckSignatureFrom(ark) }); err != nil {
+		if err := v.o.Cache.checked(c.Raw, ark.RawSubjectPublicKeyInfo, func() error { return c.CheckSignatureFrom(ark) }); err != nil {
 			rejected = append(rejected, fmt.Sprintf("a CRL naming %s as issuer has a bad signature: %v", ark.Subject.CommonName, err))
 			continue
 		}

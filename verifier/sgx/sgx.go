@@ -131,7 +131,7 @@ func (v *Verifier) Appraise(ctx context.Context, b attest.Bundle, p attest.Param
 		res.Checks = append(res.Checks, attest.Fail("parse", err))
 		return res
 	}
-	res.Checks = append(res.Checks, attest.Pass("parse", "SGX quote version %d, %d bytes", q.Header.Version, len(q.Raw())))
+	res.Checks = append(res.Checks, attest.Pass("parse", "SGX quote version %d, %d bytes%s", q.Header.Version, len(q.Raw()), dcap.TrailingNote(q)))
 	o, err := dcap.Inputs(b)
 	if err != nil {
 		res.Checks = append(res.Checks, attest.Fail("collateral.parse", err))

@@ -198,6 +198,7 @@ var grubPrefixes = []struct{ prefix, kind string }{
 func (l *Log) Claims() *Claims {
 	c := &Claims{Banks: l.Banks(), Events: make([]EventClaim, 0, len(l.Events))}
 	var secureBoot []bool
+	var ukiSection string // the UKI section whose name event came last
 	for i := range l.Events {
 		e := &l.Events[i]
 		ec := eventClaim(e)
@@ -225,7 +226,7 @@ func (l *Log) Claims() *Claims {
 		case ec.TagID != nil && *ec.TagID == TagLinuxInitrd:
 			c.Initrd = append(c.Initrd, Measurement{Num: e.Num, RTMR: rtmr, Source: "linux-efi-stub", Digest: ec.Digest})
 		case e.Type == EvIPL && ec.Text != "":
-			c.addIPL(e, &ec, rtmr)
+			c.addIPL(e, &ec, rtmr, &ukiSection)
 		}
 	}
 	if len(secureBoot) > 0 {
@@ -243,7 +244,7 @@ func (l *Log) Claims() *Claims {
 
 // addIPL files an EV_IPL text event under the grub or UKI view it
 // belongs to.
-func (c *Claims) addIPL(e *Event, ec *EventClaim, rtmr int) {
+func (c *Claims) addIPL(e *Event, ec *EventClaim, rtmr int, ukiSection *string) {
 	d := e.Digest(AlgSHA384)
 	for _, p := range grubPrefixes {
 		rest, ok := strings.CutPrefix(ec.Text, p.prefix)
@@ -264,16 +265,26 @@ func (c *Claims) addIPL(e *Event, ec *EventClaim, rtmr int) {
 		return
 	}
 	// systemd-stub measures each UKI section twice under the section's
-	// UTF-16 name: first the ASCII name with its NUL (verifiable), then
-	// the section's contents.
-	if strings.HasPrefix(ec.Text, ".") && !ec.DataVerified {
-		m := Measurement{Num: e.Num, RTMR: rtmr, Source: "uki", Digest: ec.Digest}
-		switch ec.Text {
-		case ".cmdline":
-			c.KernelCmdline = append(c.KernelCmdline, m)
-		case ".initrd":
-			c.Initrd = append(c.Initrd, m)
-		}
+	// UTF-16 name: first the ASCII name with its NUL (so data_verified),
+	// then the section's contents.
+	name := *ukiSection
+	*ukiSection = ""
+	if !strings.HasPrefix(ec.Text, ".") {
+		return
+	}
+	if ec.DataVerified {
+		*ukiSection = ec.Text
+		return
+	}
+	if ec.Text != name {
+		return
+	}
+	m := Measurement{Num: e.Num, RTMR: rtmr, Source: "uki", Digest: ec.Digest}
+	switch name {
+	case ".cmdline":
+		c.KernelCmdline = append(c.KernelCmdline, m)
+	case ".initrd":
+		c.Initrd = append(c.Initrd, m)
 	}
 }
 
@@ -336,6 +347,10 @@ func eventClaim(e *Event) EventClaim {
 			if id == TagAAEL {
 				ec.AAEL = aaelEntry(e, rtmr, t.data, ec.DataVerified)
 			}
+		} else {
+			// Some firmware logs the bare description without the
+			// TCG_PCClientTaggedEvent header; show it, claim nothing.
+			ec.Text, _ = asciiText(e.Data)
 		}
 	case EvNoAction:
 		// EV_NO_ACTION data opens with a 16-byte signature ("Spec ID

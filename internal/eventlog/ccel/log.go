@@ -114,7 +114,7 @@ const (
 // hands over). It starts at the SHA-1-format Spec ID event, then reads
 // TCG_PCR_EVENT2 entries until the input ends or the rest of it is
 // padding: an event position whose first 8 bytes (MR index and type) are
-// all 0x00 or all 0xFF, or a tail shorter than an event, with every byte
+// all 0x00 or all 0xFF, or a tail of fewer than 8 bytes, with every byte
 // from there on 0x00 or 0xFF. Padding followed by anything else is
 // ErrMalformed, so a mis-parse cannot silently cut the log short.
 //
@@ -128,6 +128,11 @@ func Parse(b []byte) (*Log, error) {
 	hdrSize := binary.LittleEndian.Uint32(b[28:])
 	if hdrType != EvNoAction {
 		return nil, fmt.Errorf("%w: first event is %s, want EV_NO_ACTION (Spec ID Event03)", ErrMalformed, hdrType)
+	}
+	// PFP 1.06 section 10.4.5.1: the Spec ID event's SHA-1 digest field
+	// is 20 zero bytes.
+	if !bytes.Equal(b[8:28], make([]byte, 20)) {
+		return nil, fmt.Errorf("%w: Spec ID event digest is %x, want zero", ErrMalformed, b[8:28])
 	}
 	if uint64(hdrSize) > uint64(len(b)-pcrEventHeaderSize) {
 		return nil, fmt.Errorf("%w: Spec ID event size %d exceeds the %d bytes left", ErrMalformed, hdrSize, len(b)-pcrEventHeaderSize)

@@ -13,12 +13,12 @@ import (
 // chapter 10). Each takes untrusted bytes, checks every length against
 // what is left before using it, and returns ok=false rather than guess.
 
-// GUID is an EFI_GUID as stored: Data1..3 little-endian, Data4 as bytes.
-type GUID [16]byte
+// guid is an EFI_GUID as stored: Data1..3 little-endian, Data4 as bytes.
+type guid [16]byte
 
 // String formats the GUID in the registry form, lower case
 // (8be4df61-93ca-11d2-aa0d-00e098032b8c).
-func (g GUID) String() string {
+func (g guid) String() string {
 	return fmt.Sprintf("%08x-%04x-%04x-%x-%x",
 		binary.LittleEndian.Uint32(g[0:]), binary.LittleEndian.Uint16(g[4:]),
 		binary.LittleEndian.Uint16(g[6:]), g[8:10], g[10:16])
@@ -26,8 +26,8 @@ func (g GUID) String() string {
 
 // Well-known variable vendor GUIDs (UEFI 2.10 sections 3.3 and 32.6.1).
 var (
-	efiGlobalVariable        = GUID{0x61, 0xdf, 0xe4, 0x8b, 0xca, 0x93, 0xd2, 0x11, 0xaa, 0x0d, 0x00, 0xe0, 0x98, 0x03, 0x2b, 0x8c}
-	efiImageSecurityDatabase = GUID{0xcb, 0xb2, 0x19, 0xd7, 0x3a, 0x3d, 0x96, 0x45, 0xa3, 0xbc, 0xda, 0xd0, 0x0e, 0x67, 0x65, 0x6f}
+	efiGlobalVariable        = guid{0x61, 0xdf, 0xe4, 0x8b, 0xca, 0x93, 0xd2, 0x11, 0xaa, 0x0d, 0x00, 0xe0, 0x98, 0x03, 0x2b, 0x8c}
+	efiImageSecurityDatabase = guid{0xcb, 0xb2, 0x19, 0xd7, 0x3a, 0x3d, 0x96, 0x45, 0xa3, 0xbc, 0xda, 0xd0, 0x0e, 0x67, 0x65, 0x6f}
 )
 
 // uefiVariableDataFixedSize covers VariableName, UnicodeNameLength and
@@ -36,7 +36,7 @@ const uefiVariableDataFixedSize = 32
 
 // variableData is a UEFI_VARIABLE_DATA (PFP 1.06 section 10.2.6).
 type variableData struct {
-	vendor GUID   // VariableName
+	vendor guid   // VariableName
 	name   string // UnicodeName
 	data   []byte // VariableData
 }
@@ -250,8 +250,8 @@ func devicePathNode(typ, sub byte, d []byte) string {
 	le16 := func(o int) uint16 { return binary.LittleEndian.Uint16(d[o:]) }
 	le32 := func(o int) uint32 { return binary.LittleEndian.Uint32(d[o:]) }
 	le64 := func(o int) uint64 { return binary.LittleEndian.Uint64(d[o:]) }
-	guid := func(o int) string {
-		var g GUID
+	guidText := func(o int) string {
+		var g guid
 		copy(g[:], d[o:o+16])
 		return strings.ToUpper(g.String())
 	}
@@ -259,7 +259,7 @@ func devicePathNode(typ, sub byte, d []byte) string {
 	case typ == 1 && sub == 1 && len(d) == 2: // PCI: Function, Device
 		return fmt.Sprintf("Pci(0x%x,0x%x)", d[1], d[0])
 	case typ == 1 && sub == 4 && len(d) >= 16: // Vendor-defined hardware
-		return vendorNode("VenHw", guid(0), d[16:])
+		return vendorNode("VenHw", guidText(0), d[16:])
 	case typ == 1 && sub == 5 && len(d) == 4: // Controller
 		return fmt.Sprintf("Ctrl(0x%x)", le32(0))
 	case typ == 2 && sub == 1 && len(d) == 8: // ACPI: _HID, _UID
@@ -279,7 +279,7 @@ func devicePathNode(typ, sub byte, d []byte) string {
 	case typ == 3 && sub == 5 && len(d) == 2: // USB: port, interface
 		return fmt.Sprintf("USB(0x%x,0x%x)", d[0], d[1])
 	case typ == 3 && sub == 10 && len(d) >= 16: // Vendor-defined messaging
-		return vendorNode("VenMsg", guid(0), d[16:])
+		return vendorNode("VenMsg", guidText(0), d[16:])
 	case typ == 3 && sub == 18 && len(d) == 6: // SATA: HBA port, PM port, LUN
 		return fmt.Sprintf("Sata(0x%x,0x%x,0x%x)", le16(0), le16(2), le16(4))
 	case typ == 3 && sub == 23 && len(d) == 12: // NVMe namespace: NSID, EUI-64
@@ -295,7 +295,7 @@ func devicePathNode(typ, sub byte, d []byte) string {
 		case 1:
 			return fmt.Sprintf("HD(%d,MBR,0x%08x,0x%x,0x%x)", part, binary.LittleEndian.Uint32(sig), start, size)
 		case 2:
-			var g GUID
+			var g guid
 			copy(g[:], sig)
 			return fmt.Sprintf("HD(%d,GPT,%s,0x%x,0x%x)", part, strings.ToUpper(g.String()), start, size)
 		}
@@ -303,13 +303,13 @@ func devicePathNode(typ, sub byte, d []byte) string {
 	case typ == 4 && sub == 2 && len(d) == 20: // CD-ROM: boot entry, start, size
 		return fmt.Sprintf("CDROM(0x%x,0x%x,0x%x)", le32(0), le64(4), le64(12))
 	case typ == 4 && sub == 3 && len(d) >= 16: // Vendor-defined media
-		return vendorNode("VenMedia", guid(0), d[16:])
+		return vendorNode("VenMedia", guidText(0), d[16:])
 	case typ == 4 && sub == 4: // File path: UTF-16 path name
 		return utf16String(d)
 	case typ == 4 && sub == 6 && len(d) == 16: // PIWG firmware file
-		return fmt.Sprintf("FvFile(%s)", guid(0))
+		return fmt.Sprintf("FvFile(%s)", guidText(0))
 	case typ == 4 && sub == 7 && len(d) == 16: // PIWG firmware volume
-		return fmt.Sprintf("Fv(%s)", guid(0))
+		return fmt.Sprintf("Fv(%s)", guidText(0))
 	case typ == 4 && sub == 8 && len(d) == 20: // Relative offset range
 		return fmt.Sprintf("Offset(0x%x,0x%x)", le64(4), le64(12))
 	}
