@@ -19,6 +19,9 @@ type Config struct {
 	SNPCache *sevsnp.Cache
 	// DCAPCache is shared by the TDX and SGX verifiers; nil is none.
 	DCAPCache *dcap.Cache
+	// DCAPCollateral fetches Intel TCB info, QE identities and CRLs; nil
+	// is offline.
+	DCAPCollateral dcap.Getter
 }
 
 // Verifiers returns every verifier, in the order classification tries
@@ -27,8 +30,8 @@ type Config struct {
 // it here; there is no init() registration.
 func Verifiers(c Config) []attest.Verifier {
 	return []attest.Verifier{
-		&tdx.Verifier{Cache: c.DCAPCache},
-		&sgx.Verifier{Cache: c.DCAPCache},
+		&tdx.Verifier{Cache: c.DCAPCache, Collateral: c.DCAPCollateral},
+		&sgx.Verifier{Cache: c.DCAPCache, Collateral: c.DCAPCollateral},
 		&sevsnp.Verifier{Collateral: c.SNPCollateral, Product: c.SNPProduct, Cache: c.SNPCache},
 	}
 }

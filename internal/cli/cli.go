@@ -21,6 +21,8 @@ import (
 
 	"github.com/assay-dev/assay/attest"
 	"github.com/assay-dev/assay/collateral/kds"
+	"github.com/assay-dev/assay/collateral/pcs"
+	"github.com/assay-dev/assay/internal/dcap"
 	"github.com/assay-dev/assay/verifier"
 	"github.com/assay-dev/assay/verifier/sevsnp"
 )
@@ -84,6 +86,7 @@ type verifyFlags struct {
 	product  string
 	cacheDir string
 	kdsURL   string
+	pcsURL   string
 	timeout  time.Duration
 }
 
@@ -97,6 +100,7 @@ func (f *verifyFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.product, "product", "", "AMD product (Milan, Genoa, Turin) for version 2 SNP reports fetched online")
 	fs.StringVar(&f.cacheDir, "cache-dir", "", "collateral cache directory (default: $XDG_CACHE_HOME/assay)")
 	fs.StringVar(&f.kdsURL, "kds-url", kds.DefaultBaseURL, "AMD KDS base URL")
+	fs.StringVar(&f.pcsURL, "pcs-url", pcs.DefaultBaseURL, "Intel PCS base URL (TCB info, QE identity, PCK CRL)")
 	fs.DurationVar(&f.timeout, "timeout", 20*time.Second, "timeout for each collateral fetch")
 }
 
@@ -226,14 +230,34 @@ func (f *verifyFlags) config(stderr io.Writer) (attest.Params, verifier.Config, 
 			dir = filepath.Join(dir, "amd-kds")
 		}
 		now := p.Now
+		logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 		cfg.SNPCollateral = &kds.Client{
 			BaseURL:  f.kdsURL,
 			Timeout:  f.timeout,
 			CacheDir: dir,
 			Now:      func() time.Time { return now },
-			Logger:   slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo})),
+			Logger:   logger,
 		}
+		pcsDir := ""
+		if f.cacheDir != "" {
+			pcsDir = filepath.Join(f.cacheDir, "intel-pcs")
+		} else if d, err := pcs.DefaultCacheDir(); err == nil {
+			pcsDir = d
+		}
+		pc := &pcs.Client{
+			BaseURL:  f.pcsURL,
+			Timeout:  f.timeout,
+			CacheDir: pcsDir,
+			Now:      func() time.Time { return now },
+			Logger:   logger,
+		}
+		if f.pcsURL != pcs.DefaultBaseURL {
+			// A private PCS or PCCS mirror serves the root CRL too.
+			pc.RootCRLURL = strings.TrimSuffix(f.pcsURL, "/") + "/IntelSGXRootCA.der"
+		}
+		cfg.DCAPCollateral = pc
 	}
+	cfg.DCAPCache = &dcap.Cache{}
 	return p, cfg, errors.Join(problems...)
 }
 

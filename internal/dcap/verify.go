@@ -147,6 +147,9 @@ type Options struct {
 	Nonce []byte
 	// Cache of verified signatures; nil is none.
 	Cache *Cache
+	// Collateral fetches TCB info, QE identity and CRLs that were not
+	// supplied (Intel PCS). Nil means offline: only what was supplied.
+	Collateral Getter
 }
 
 // Verification is what Verify established.
@@ -170,7 +173,7 @@ type Verification struct {
 // itself is reported as a check whose severity follows DefaultTier: a
 // Revoked TCB fails, an out-of-date one warns.
 func Verify(ctx context.Context, q *Quote, o Options) (*Verification, []attest.Check, error) {
-	v := &verification{q: q, o: o, now: time.Now, out: &Verification{}}
+	v := &verification{ctx: ctx, q: q, o: o, now: time.Now, out: &Verification{}}
 	if o.Now != nil {
 		v.now = o.Now
 	}
@@ -179,6 +182,7 @@ func Verify(ctx context.Context, q *Quote, o Options) (*Verification, []attest.C
 }
 
 type verification struct {
+	ctx    context.Context
 	q      *Quote
 	o      Options
 	now    func() time.Time
@@ -363,8 +367,16 @@ func (v *verification) revocation(name string, issuer, subject *x509.Certificate
 			crl = c
 		}
 	}
+	if crl == nil && v.o.Collateral != nil {
+		fetched, err := v.fetchCRL(issuer)
+		if err != nil {
+			v.fail(name, err)
+			return
+		}
+		crl = fetched
+	}
 	if crl == nil {
-		v.skip(name, "not checked: no CRL issued by %s was supplied; revocation of %s is unproven", issuer.Subject.CommonName, subject.Subject.CommonName)
+		v.skip(name, "not checked: no CRL issued by %s was supplied and fetching is off (offline); revocation of %s is unproven", issuer.Subject.CommonName, subject.Subject.CommonName)
 		return
 	}
 	// As for AMD: a CRL issued after the verification time is newer
@@ -430,6 +442,12 @@ func (v *verification) tcbSigners(now time.Time) ([]*x509.Certificate, error) {
 // collateral appraises TCB info and QE identity, and matches TCB levels.
 func (v *verification) collateral(ext *PCKExtensions, now time.Time, tee string) {
 	q := v.q
+	if v.o.Collateral != nil {
+		if err := v.fetchCollateral(ext); err != nil {
+			v.fail("collateral.fetch", err)
+			return
+		}
+	}
 	signers, err := v.tcbSigners(now)
 	if err != nil {
 		v.fail("collateral.tcb_signing", err)
@@ -602,4 +620,91 @@ func firstNonZero(b []byte) int {
 		}
 	}
 	return -1
+}
+
+// fetchCRL gets the CRL of an Intel CA from the Getter and checks its
+// signature; the caller checks its dates and entries.
+func (v *verification) fetchCRL(issuer *x509.Certificate) (*x509.RevocationList, error) {
+	var der []byte
+	var err error
+	switch issuer.Subject.CommonName {
+	case rootCN:
+		der, err = v.o.Collateral.RootCRL(v.ctx)
+	case "Intel SGX PCK Platform CA":
+		der, err = v.o.Collateral.PCKCRL(v.ctx, "platform")
+	case "Intel SGX PCK Processor CA":
+		der, err = v.o.Collateral.PCKCRL(v.ctx, "processor")
+	default:
+		return nil, fmt.Errorf("%w: no Intel PCS endpoint serves the CRL of %q", ErrCollateralMissing, issuer.Subject.CommonName)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: fetching the CRL of %s: %w", ErrCollateralMissing, issuer.Subject.CommonName, err)
+	}
+	crl, err := x509.ParseRevocationList(der)
+	if err != nil {
+		return nil, fmt.Errorf("%w: the fetched CRL of %s does not parse: %v", ErrCollateral, issuer.Subject.CommonName, err)
+	}
+	if err := crl.CheckSignatureFrom(issuer); err != nil {
+		return nil, fmt.Errorf("%w: the fetched CRL of %s does not verify: %v", ErrRevoked, issuer.Subject.CommonName, err)
+	}
+	return crl, nil
+}
+
+// fetchCollateral adds fetched TCB info and QE identity to the options
+// when none applicable was supplied. Issuer chains returned by PCS join the
+// untrusted certificates; they must chain to a trusted root like any other.
+func (v *verification) fetchCollateral(ext *PCKExtensions) error {
+	tdx := v.q.IsTDX()
+	haveTCB := false
+	for _, t := range v.o.TCBInfos {
+		if t.Applies(tdx, ext.FMSPC, ext.PCEID) == nil {
+			haveTCB = true
+		}
+	}
+	if !haveTCB {
+		body, chain, err := v.o.Collateral.TCBInfo(v.ctx, tdx, ext.FMSPC)
+		if err != nil {
+			return fmt.Errorf("%w: fetching TCB info for FMSPC %X: %w", ErrCollateralMissing, ext.FMSPC[:], err)
+		}
+		t, err := ParseTCBInfo(body)
+		if err != nil {
+			return fmt.Errorf("fetched TCB info: %w", err)
+		}
+		v.o.TCBInfos = append(append([]*TCBInfo{}, v.o.TCBInfos...), t)
+		v.addChain(chain)
+	}
+	want := "QE"
+	if tdx {
+		want = "TD_QE"
+	}
+	for _, q := range v.o.QEIdentities {
+		if q.ID == want {
+			return nil
+		}
+	}
+	body, chain, err := v.o.Collateral.QEIdentity(v.ctx, tdx)
+	if err != nil {
+		return fmt.Errorf("%w: fetching the %s identity: %w", ErrCollateralMissing, want, err)
+	}
+	q, err := ParseQEIdentity(body)
+	if err != nil {
+		return fmt.Errorf("fetched QE identity: %w", err)
+	}
+	v.o.QEIdentities = append(append([]*QEIdentity{}, v.o.QEIdentities...), q)
+	v.addChain(chain)
+	return nil
+}
+
+func (v *verification) addChain(pemChain []byte) {
+	rest := pemChain
+	for {
+		var blk *pem.Block
+		blk, rest = pem.Decode(rest)
+		if blk == nil {
+			return
+		}
+		if c, err := x509.ParseCertificate(blk.Bytes); err == nil {
+			v.o.Certificates = append(append([]*x509.Certificate{}, v.o.Certificates...), c)
+		}
+	}
 }

@@ -80,7 +80,10 @@ func NewClaims(q *dcap.Quote, v *dcap.Verification) *Claims {
 
 // Verifier appraises SGX quotes for package verifier's registry.
 type Verifier struct {
-	Cache *dcap.Cache
+	// Collateral fetches Intel collateral that was not supplied; nil is
+	// offline.
+	Collateral dcap.Getter
+	Cache      *dcap.Cache
 	// AllowDebug accepts debug enclaves; the default policy
 	// contraindicates them.
 	AllowDebug bool
@@ -137,7 +140,7 @@ func (v *Verifier) Appraise(ctx context.Context, b attest.Bundle, p attest.Param
 		res.Checks = append(res.Checks, attest.Fail("collateral.parse", err))
 		return res
 	}
-	o.Roots, o.Nonce, o.Cache = p.Roots, p.Nonce, v.Cache
+	o.Roots, o.Nonce, o.Cache, o.Collateral = p.Roots, p.Nonce, v.Cache, v.Collateral
 	if len(o.Roots) == 0 {
 		o.Roots = nil
 	}

@@ -104,6 +104,9 @@ func NewClaims(q *dcap.Quote, v *dcap.Verification) *Claims {
 
 // Verifier appraises TDX quotes for package verifier's registry.
 type Verifier struct {
+	// Collateral fetches Intel collateral that was not supplied; nil is
+	// offline.
+	Collateral dcap.Getter
 	// Cache is shared by the appraisals of this Verifier; nil is none.
 	Cache *dcap.Cache
 	// AllowDebug accepts debug TDs (TDATTRIBUTES.DEBUG); the default policy
@@ -176,7 +179,7 @@ func (v *Verifier) Appraise(ctx context.Context, b attest.Bundle, p attest.Param
 		res.Checks = append(res.Checks, attest.Fail("collateral.parse", err))
 		return res
 	}
-	o.Roots, o.Nonce, o.Cache = p.Roots, p.Nonce, v.Cache
+	o.Roots, o.Nonce, o.Cache, o.Collateral = p.Roots, p.Nonce, v.Cache, v.Collateral
 	if len(o.Roots) == 0 {
 		o.Roots = nil
 	}
