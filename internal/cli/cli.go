@@ -251,7 +251,7 @@ func (f *verifyFlags) config(stderr io.Writer) (attest.Params, verifier.Config, 
 			Now:      func() time.Time { return now },
 			Logger:   logger,
 		}
-		if f.pcsURL != pcs.DefaultBaseURL {
+		if strings.TrimSuffix(f.pcsURL, "/") != pcs.DefaultBaseURL {
 			// A private PCS or PCCS mirror serves the root CRL too.
 			pc.RootCRLURL = strings.TrimSuffix(f.pcsURL, "/") + "/IntelSGXRootCA.der"
 		}

@@ -66,6 +66,7 @@ type TCBInfo struct {
 	Signature [64]byte
 
 	signed []byte
+	digest [32]byte // SHA-256 of signed, a small key for signature caches
 }
 
 // TCBLevel is one entry of tcbLevels.
@@ -126,6 +127,7 @@ type QEIdentity struct {
 	Signature      [64]byte
 
 	signed []byte
+	digest [32]byte // SHA-256 of signed, a small key for signature caches
 }
 
 // Signed returns the exact bytes the signature covers: the "tcbInfo" value
@@ -468,7 +470,7 @@ func parseTCBInfoBody(signed []byte, sig [64]byte) (*TCBInfo, error) {
 		return nil, fmt.Errorf("%w: TCB info: %v", ErrMalformed, err)
 	}
 	f := &fields{what: "TCB info"}
-	t := &TCBInfo{Signature: sig, signed: bytes.Clone(signed)}
+	t := &TCBInfo{Signature: sig, signed: bytes.Clone(signed), digest: sha256.Sum256(signed)}
 	t.Version = f.num(j.Version, "version", 1<<16)
 	if f.err != nil {
 		return nil, f.err
@@ -595,7 +597,7 @@ func parseQEIdentityBody(signed []byte, sig [64]byte) (*QEIdentity, error) {
 		return nil, fmt.Errorf("%w: enclave identity: %v", ErrMalformed, err)
 	}
 	f := &fields{what: "enclave identity"}
-	q := &QEIdentity{Signature: sig, signed: bytes.Clone(signed)}
+	q := &QEIdentity{Signature: sig, signed: bytes.Clone(signed), digest: sha256.Sum256(signed)}
 	q.ID = f.str(j.ID, "id")
 	q.Version = f.num(j.Version, "version", 1<<16)
 	if f.err != nil {

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"embed"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
@@ -98,7 +99,9 @@ func (c *Cache) pckChain(q *Quote) ([]*x509.Certificate, *PCKExtensions, error) 
 		p := parse()
 		return p.certs, p.ext, p.err
 	}
-	key := fmt.Sprintf("%d:", q.CertDataType) + string(q.CertData)
+	var t [2]byte
+	binary.LittleEndian.PutUint16(t[:], q.CertDataType)
+	key := cacheKey(t[:], q.CertData)
 	if v, ok := c.chains.Load(key); ok {
 		p := v.(*parsedChain)
 		return p.certs, p.ext, p.err
@@ -110,7 +113,22 @@ func (c *Cache) pckChain(q *Quote) ([]*x509.Certificate, *PCKExtensions, error) 
 	return p.certs, p.ext, p.err
 }
 
-func (c *Cache) checked(key string, verify func() error) error {
+// cacheKey digests the parts of a cache key (each length-prefixed), so
+// that keys are small whatever the size of the documents they name.
+func cacheKey(parts ...[]byte) [32]byte {
+	h := sha256.New()
+	var n [8]byte
+	for _, p := range parts {
+		binary.LittleEndian.PutUint64(n[:], uint64(len(p)))
+		h.Write(n[:])
+		h.Write(p)
+	}
+	var k [32]byte
+	h.Sum(k[:0])
+	return k
+}
+
+func (c *Cache) checked(key [32]byte, verify func() error) error {
 	if c == nil {
 		return verify()
 	}
@@ -233,7 +251,7 @@ func (v *verification) run() {
 		return
 	}
 	v.out.PCK, v.out.PCKCert = ext, pck
-	v.pass("pck.extensions", "FMSPC %X, PCE-ID %X, PCESVN %d, SGX TCB components %v", ext.FMSPC[:], ext.PCEID[:], ext.PCESVN, ext.SGXComponents)
+	v.pass("pck.extensions", "FMSPC %X, PCE-ID %X, PCESVN %d, SGX TCB components %s", ext.FMSPC[:], ext.PCEID[:], ext.PCESVN, hex.EncodeToString(ext.SGXComponents[:]))
 
 	// Revocation of the PCK CA (Root CA CRL) and the PCK (PCK CRL).
 	root := v.trustedIssuer(pckCA)
@@ -319,7 +337,7 @@ func (v *verification) link(child, parent *x509.Certificate, now time.Time, want
 	if !bytes.Equal(child.RawIssuer, parent.RawSubject) {
 		return fmt.Errorf("%w: %s is issued by %q, not %q", ErrChain, child.Subject.CommonName, child.Issuer.CommonName, parent.Subject.CommonName)
 	}
-	err := v.o.Cache.checked(string(child.Raw)+string(parent.RawSubjectPublicKeyInfo), func() error {
+	err := v.o.Cache.checked(cacheKey(child.Raw, parent.RawSubjectPublicKeyInfo), func() error {
 		return parent.CheckSignature(child.SignatureAlgorithm, child.RawTBSCertificate, child.Signature)
 	})
 	if err != nil {
@@ -338,7 +356,7 @@ func (v *verification) trustedIssuer(c *x509.Certificate) *x509.Certificate {
 		if !bytes.Equal(r.RawSubject, c.RawIssuer) {
 			continue
 		}
-		err := v.o.Cache.checked(string(c.Raw)+string(r.RawSubjectPublicKeyInfo), func() error {
+		err := v.o.Cache.checked(cacheKey(c.Raw, r.RawSubjectPublicKeyInfo), func() error {
 			return r.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature)
 		})
 		if err == nil {
@@ -358,7 +376,7 @@ func (v *verification) revocation(name string, issuer, subject *x509.Certificate
 		if !bytes.Equal(c.RawIssuer, issuer.RawSubject) {
 			continue
 		}
-		err := v.o.Cache.checked(string(c.Raw)+string(issuer.RawSubjectPublicKeyInfo), func() error { return c.CheckSignatureFrom(issuer) })
+		err := v.o.Cache.checked(cacheKey(c.Raw, issuer.RawSubjectPublicKeyInfo), func() error { return c.CheckSignatureFrom(issuer) })
 		if err != nil {
 			v.fail(name, fmt.Errorf("%w: a CRL naming %s as issuer has a bad signature: %v", ErrRevoked, issuer.Subject.CommonName, err))
 			return
@@ -404,13 +422,14 @@ func (v *verification) tcbSigners(now time.Time) ([]*x509.Certificate, error) {
 		if c.Subject.CommonName != "Intel SGX TCB Signing" {
 			continue
 		}
+		// Outside its validity: say why only if no signer is left.
+		if now.Before(c.NotBefore) || now.After(c.NotAfter) {
+			problems = append(problems, validAt(c, now).Error())
+			continue
+		}
 		root := v.trustedIssuer(c)
 		if root == nil {
 			problems = append(problems, fmt.Sprintf("a TCB signing certificate (serial %x) does not chain to a trusted root", c.SerialNumber))
-			continue
-		}
-		if err := validAt(c, now); err != nil {
-			problems = append(problems, err.Error())
 			continue
 		}
 		revoked := false
@@ -418,7 +437,7 @@ func (v *verification) tcbSigners(now time.Time) ([]*x509.Certificate, error) {
 			if !bytes.Equal(crl.RawIssuer, root.RawSubject) {
 				continue
 			}
-			if v.o.Cache.checked(string(crl.Raw)+string(root.RawSubjectPublicKeyInfo), func() error { return crl.CheckSignatureFrom(root) }) != nil {
+			if v.o.Cache.checked(cacheKey(crl.Raw, root.RawSubjectPublicKeyInfo), func() error { return crl.CheckSignatureFrom(root) }) != nil {
 				continue
 			}
 			for _, e := range crl.RevokedCertificateEntries {
@@ -472,7 +491,7 @@ func (v *verification) collateral(ext *PCKExtensions, now time.Time, tee string)
 		v.fail("collateral.tcb_info", fmt.Errorf("%w: %s", ErrCollateralMissing, msg))
 		return
 	}
-	if err := v.signedBy(signers, ti.Signed(), ti.Signature, ti.VerifySignature); err != nil {
+	if err := v.signedBy(signers, ti.digest, ti.Signature, ti.VerifySignature); err != nil {
 		v.fail("collateral.tcb_info", err)
 		return
 	}
@@ -499,7 +518,7 @@ func (v *verification) collateral(ext *PCKExtensions, now time.Time, tee string)
 		v.fail("collateral.qe_identity", fmt.Errorf("%w: no %s identity was supplied (Intel PCS: /%s/certification/v4/qe/identity)", ErrCollateralMissing, wantQE, map[bool]string{true: "tdx", false: "sgx"}[q.IsTDX()]))
 		return
 	}
-	if err := v.signedBy(signers, qi.Signed(), qi.Signature, qi.VerifySignature); err != nil {
+	if err := v.signedBy(signers, qi.digest, qi.Signature, qi.VerifySignature); err != nil {
 		v.fail("collateral.qe_identity", err)
 		return
 	}
@@ -550,12 +569,12 @@ func (v *verification) collateral(ext *PCKExtensions, now time.Time, tee string)
 
 // signedBy tries each TCB signing certificate; they share a key across
 // re-issues, so the first that verifies is the signer.
-func (v *verification) signedBy(signers []*x509.Certificate, signed []byte, sig [64]byte, verify func(*x509.Certificate) error) error {
+func (v *verification) signedBy(signers []*x509.Certificate, digest [32]byte, sig [64]byte, verify func(*x509.Certificate) error) error {
 	var err error
 	for _, s := range signers {
 		// The key covers everything the verification reads: the signed
 		// bytes, the signature and the signer's key.
-		err = v.o.Cache.checked(string(signed)+string(sig[:])+string(s.RawSubjectPublicKeyInfo), func() error { return verify(s) })
+		err = v.o.Cache.checked(cacheKey(digest[:], sig[:], s.RawSubjectPublicKeyInfo), func() error { return verify(s) })
 		if err == nil {
 			return nil
 		}
