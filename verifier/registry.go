@@ -22,6 +22,8 @@ type Config struct {
 	// DCAPCollateral fetches Intel TCB info, QE identities and CRLs; nil
 	// is offline.
 	DCAPCollateral dcap.Getter
+	// TCBTiers overrides the default tier of Intel TCB statuses.
+	TCBTiers map[dcap.TCBStatus]string
 }
 
 // Verifiers returns every verifier, in the order classification tries
@@ -30,8 +32,8 @@ type Config struct {
 // it here; there is no init() registration.
 func Verifiers(c Config) []attest.Verifier {
 	return []attest.Verifier{
-		&tdx.Verifier{Cache: c.DCAPCache, Collateral: c.DCAPCollateral},
-		&sgx.Verifier{Cache: c.DCAPCache, Collateral: c.DCAPCollateral},
+		&tdx.Verifier{Cache: c.DCAPCache, Collateral: c.DCAPCollateral, TCBTiers: c.TCBTiers},
+		&sgx.Verifier{Cache: c.DCAPCache, Collateral: c.DCAPCollateral, TCBTiers: c.TCBTiers},
 		&sevsnp.Verifier{Collateral: c.SNPCollateral, Product: c.SNPProduct, Cache: c.SNPCache},
 	}
 }

@@ -88,6 +88,7 @@ type verifyFlags struct {
 	kdsURL   string
 	pcsURL   string
 	timeout  time.Duration
+	tcbTiers tierFlags
 }
 
 func (f *verifyFlags) register(fs *flag.FlagSet) {
@@ -102,6 +103,7 @@ func (f *verifyFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.kdsURL, "kds-url", kds.DefaultBaseURL, "AMD KDS base URL")
 	fs.StringVar(&f.pcsURL, "pcs-url", pcs.DefaultBaseURL, "Intel PCS base URL (TCB info, QE identity, PCK CRL)")
 	fs.DurationVar(&f.timeout, "timeout", 20*time.Second, "timeout for each collateral fetch")
+	fs.Var(&f.tcbTiers, "tcb-tier", "Intel TCB status tier override STATUS=TIER, repeatable (OutOfDate=contraindicated)")
 }
 
 // parseInterspersed parses flags that may appear before, between or after
@@ -219,6 +221,17 @@ func (f *verifyFlags) config(stderr io.Writer) (attest.Params, verifier.Config, 
 		cfg.SNPProduct = prod
 	}
 	cfg.SNPCache = &sevsnp.Cache{}
+	for _, o := range f.tcbTiers {
+		st, tier, err := dcap.ParseTCBTier(o)
+		if err != nil {
+			problems = append(problems, usagef("--tcb-tier: %v", err))
+			continue
+		}
+		if cfg.TCBTiers == nil {
+			cfg.TCBTiers = map[dcap.TCBStatus]string{}
+		}
+		cfg.TCBTiers[st] = tier
+	}
 	if !f.offline {
 		dir := f.cacheDir
 		if dir == "" {
@@ -395,3 +408,9 @@ func runInspect(args []string, stdout, stderr io.Writer) int {
 	}
 	return code
 }
+
+// tierFlags collects repeated --tcb-tier values.
+type tierFlags []string
+
+func (t *tierFlags) String() string     { return strings.Join(*t, ",") }
+func (t *tierFlags) Set(s string) error { *t = append(*t, s); return nil }

@@ -168,6 +168,10 @@ type Options struct {
 	// Collateral fetches TCB info, QE identity and CRLs that were not
 	// supplied (Intel PCS). Nil means offline: only what was supplied.
 	Collateral Getter
+	// TCBTiers overrides DefaultTier for the statuses it lists: the tier
+	// ("affirming", "warning", "contraindicated") a converged TCB status
+	// gives. Nil means the default for every status.
+	TCBTiers map[TCBStatus]string
 }
 
 // Verification is what Verify established.
@@ -557,13 +561,17 @@ func (v *verification) collateral(ext *PCKExtensions, now time.Time, tee string)
 	if len(final.Advisory) > 0 {
 		adv = "advisories " + strings.Join(final.Advisory, ", ")
 	}
-	switch DefaultTier(final.Status) {
+	tier, source := DefaultTier(final.Status), "the default policy"
+	if t, ok := v.o.TCBTiers[final.Status]; ok {
+		tier, source = t, "the configured policy"
+	}
+	switch tier {
 	case "affirming":
-		v.pass("tcb.status", "%s (%s)", final.Status, adv)
+		v.pass("tcb.status", "%s (%s): affirming under %s", final.Status, adv, source)
 	case "warning":
-		v.checks = append(v.checks, attest.Warn("tcb.status", "%s: the platform is genuine but its TCB needs attention (%s); affirming requires UpToDate under the default policy", final.Status, adv))
+		v.checks = append(v.checks, attest.Warn("tcb.status", "%s: the platform is genuine but its TCB needs attention (%s); a warning under %s", final.Status, adv, source))
 	default:
-		v.fail("tcb.status", fmt.Errorf("%w: TCB status %s (%s)", ErrTCB, final.Status, adv))
+		v.fail("tcb.status", fmt.Errorf("%w: TCB status %s (%s) is contraindicated under %s", ErrTCB, final.Status, adv, source))
 	}
 }
 
@@ -726,4 +734,21 @@ func (v *verification) addChain(pemChain []byte) {
 			v.o.Certificates = append(append([]*x509.Certificate{}, v.o.Certificates...), c)
 		}
 	}
+}
+
+// ParseTCBTier reads an override "STATUS=TIER" (OutOfDate=contraindicated).
+func ParseTCBTier(s string) (TCBStatus, string, error) {
+	name, tier, ok := strings.Cut(s, "=")
+	if !ok {
+		return "", "", fmt.Errorf("%q is not STATUS=TIER", s)
+	}
+	st, err := ParseTCBStatus(name)
+	if err != nil {
+		return "", "", err
+	}
+	switch tier {
+	case "affirming", "warning", "contraindicated":
+		return st, tier, nil
+	}
+	return "", "", fmt.Errorf("tier %q is not affirming, warning or contraindicated", tier)
 }

@@ -83,6 +83,8 @@ type Verifier struct {
 	// Collateral fetches Intel collateral that was not supplied; nil is
 	// offline.
 	Collateral dcap.Getter
+	// TCBTiers overrides the default tier of TCB statuses; nil is none.
+	TCBTiers map[dcap.TCBStatus]string
 	Cache      *dcap.Cache
 	// AllowDebug accepts debug enclaves; the default policy
 	// contraindicates them.
@@ -140,7 +142,7 @@ func (v *Verifier) Appraise(ctx context.Context, b attest.Bundle, p attest.Param
 		res.Checks = append(res.Checks, attest.Fail("collateral.parse", err))
 		return res
 	}
-	o.Roots, o.Nonce, o.Cache, o.Collateral = p.Roots, p.Nonce, v.Cache, v.Collateral
+	o.Roots, o.Nonce, o.Cache, o.Collateral, o.TCBTiers = p.Roots, p.Nonce, v.Cache, v.Collateral, v.TCBTiers
 	if len(o.Roots) == 0 {
 		o.Roots = nil
 	}
