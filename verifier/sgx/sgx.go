@@ -85,7 +85,7 @@ type Verifier struct {
 	Collateral dcap.Getter
 	// TCBTiers overrides the default tier of TCB statuses; nil is none.
 	TCBTiers map[dcap.TCBStatus]string
-	Cache      *dcap.Cache
+	Cache    *dcap.Cache
 	// AllowDebug accepts debug enclaves; the default policy
 	// contraindicates them.
 	AllowDebug bool
