@@ -9,10 +9,8 @@ package sgx
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"time"
 
 	"github.com/assay-dev/assay/attest"
 	"github.com/assay-dev/assay/internal/dcap"
@@ -110,45 +108,12 @@ func (*Verifier) Sniff(b []byte) (string, bool) {
 
 // Appraise implements attest.Verifier.
 func (v *Verifier) Appraise(ctx context.Context, b attest.Bundle, p attest.Params) *attest.Result {
-	now := p.Now
-	if now.IsZero() {
-		now = time.Now()
-	}
-	sum := sha256.Sum256(b.Evidence)
-	res := &attest.Result{TEE: "sgx", VerifiedAt: now, Coverage: Coverage,
-		Evidence: attest.EvidenceInfo{Format: FormatQuote, SHA256: hex.EncodeToString(sum[:])}}
+	a := dcap.Appraisal{Base: dcap.Options{Cache: v.Cache, Collateral: v.Collateral, TCBTiers: v.TCBTiers}}
+	res, q, ver, _ := a.Run(ctx, b, p, "sgx", FormatQuote, FormatTrusteeJSON, Coverage)
 	defer res.Finish()
-	raw := b.Evidence
-	if f, _ := v.Sniff(raw); f == FormatTrusteeJSON || b.Format == FormatTrusteeJSON {
-		ev, err := dcap.ParseTrusteeJSON(raw)
-		if err != nil {
-			res.Checks = append(res.Checks, attest.Fail("parse", err))
-			return res
-		}
-		res.Evidence.Format = FormatTrusteeJSON
-		raw = ev.Quote
-	}
-	q, err := dcap.ParseQuote(raw)
-	if err == nil && q.SGX == nil {
-		err = fmt.Errorf("%w: a TD quote, not an SGX quote", dcap.ErrMalformed)
-	}
-	if err != nil {
-		res.Checks = append(res.Checks, attest.Fail("parse", err))
+	if q == nil {
 		return res
 	}
-	res.Checks = append(res.Checks, attest.Pass("parse", "SGX quote version %d, %d bytes%s", q.Header.Version, len(q.Raw()), dcap.TrailingNote(q)))
-	o, err := dcap.Inputs(b)
-	if err != nil {
-		res.Checks = append(res.Checks, attest.Fail("collateral.parse", err))
-		return res
-	}
-	o.Roots, o.Nonce, o.Cache, o.Collateral, o.TCBTiers = p.Roots, p.Nonce, v.Cache, v.Collateral, v.TCBTiers
-	if len(o.Roots) == 0 {
-		o.Roots = nil
-	}
-	o.Now = func() time.Time { return now }
-	ver, checks, _ := dcap.Verify(ctx, q, o)
-	res.Checks = append(res.Checks, checks...)
 	claims := NewClaims(q, ver)
 	res.Claims = claims
 	if claims.Attributes.Debug && !v.AllowDebug {

@@ -50,7 +50,7 @@ func inspectQuote(b []byte) (any, error) {
 	if q.TD == nil {
 		return nil, fmt.Errorf("%w: an SGX quote, not a TD quote", dcap.ErrMalformed)
 	}
-	out := map[string]any{"quote_version": q.Header.Version, "body": bodyName(q), "td_report": NewClaims(q, nil)}
+	out := map[string]any{"quote_version": q.Header.Version, "body": q.BodyName(), "td_report": NewClaims(q, nil)}
 	if ch, err := q.PCKChain(); err == nil {
 		if ext, err := dcap.ParsePCKExtensions(ch[0]); err == nil {
 			out["fmspc"] = hex.EncodeToString(ext.FMSPC[:])

@@ -13,10 +13,8 @@ package tdx
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"time"
 
 	"github.com/assay-dev/assay/attest"
 	"github.com/assay-dev/assay/internal/dcap"
@@ -146,52 +144,19 @@ func (*Verifier) SniffCollateral(b []byte) (string, bool) {
 
 // Appraise implements attest.Verifier.
 func (v *Verifier) Appraise(ctx context.Context, b attest.Bundle, p attest.Params) *attest.Result {
-	now := p.Now
-	if now.IsZero() {
-		now = time.Now()
-	}
-	sum := sha256.Sum256(b.Evidence)
-	res := &attest.Result{TEE: "tdx", VerifiedAt: now, Coverage: Coverage,
-		Evidence: attest.EvidenceInfo{Format: FormatQuote, SHA256: hex.EncodeToString(sum[:])}}
+	a := dcap.Appraisal{TDX: true, Base: dcap.Options{Cache: v.Cache, Collateral: v.Collateral, TCBTiers: v.TCBTiers}}
+	res, q, ver, eventLog := a.Run(ctx, b, p, "tdx", FormatQuote, FormatTrusteeJSON, Coverage)
 	defer res.Finish()
-	raw := b.Evidence
-	if f, _ := v.Sniff(raw); f == FormatTrusteeJSON || b.Format == FormatTrusteeJSON {
-		ev, err := dcap.ParseTrusteeJSON(raw)
-		if err != nil {
-			res.Checks = append(res.Checks, attest.Fail("parse", err))
-			return res
-		}
-		res.Evidence.Format = FormatTrusteeJSON
-		raw = ev.Quote
-		if ev.CCEventLog != nil {
-			b.Other = append(b.Other, attest.NamedBlob{Name: b.Name + "#cc_eventlog", Data: ev.CCEventLog})
-		}
-	}
-	q, err := dcap.ParseQuote(raw)
-	if err == nil && q.TD == nil {
-		err = fmt.Errorf("%w: an SGX quote, not a TD quote", dcap.ErrMalformed)
-	}
-	if err != nil {
-		res.Checks = append(res.Checks, attest.Fail("parse", err))
+	if q == nil {
 		return res
 	}
-	res.Checks = append(res.Checks, attest.Pass("parse", "TD quote version %d, %s body, %d bytes%s", q.Header.Version, bodyName(q), len(q.Raw()), dcap.TrailingNote(q)))
-	o, err := dcap.Inputs(b)
-	if err != nil {
-		res.Checks = append(res.Checks, attest.Fail("collateral.parse", err))
-		return res
-	}
-	o.Roots, o.Nonce, o.Cache, o.Collateral, o.TCBTiers = p.Roots, p.Nonce, v.Cache, v.Collateral, v.TCBTiers
-	if len(o.Roots) == 0 {
-		o.Roots = nil
-	}
-	o.Now = func() time.Time { return now }
-	ver, checks, _ := dcap.Verify(ctx, q, o)
-	res.Checks = append(res.Checks, checks...)
 	claims := NewClaims(q, ver)
 	res.Claims = claims
 
 	// The event log, when supplied, must replay to the quote's RTMRs.
+	if eventLog != nil {
+		b.Other = append(b.Other, attest.NamedBlob{Name: b.Name + "#cc_eventlog", Data: eventLog})
+	}
 	if logCheck, logClaims := replay(b, q); logCheck != nil {
 		res.Checks = append(res.Checks, *logCheck)
 		if logCheck.OK {
@@ -205,13 +170,6 @@ func (v *Verifier) Appraise(ctx context.Context, b attest.Bundle, p attest.Param
 		res.Checks = append(res.Checks, attest.Pass("policy.debug", "TDATTRIBUTES.DEBUG is %v", claims.TDAttributes.Debug))
 	}
 	return res
-}
-
-func bodyName(q *dcap.Quote) string {
-	if q.TD.Has15 {
-		return "TDX 1.5"
-	}
-	return "TDX 1.0"
 }
 
 // replay finds a CCEL log among the bundle's files and compares its
