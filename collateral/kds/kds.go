@@ -37,6 +37,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/assay-dev/assay/internal/diskcache"
 	"github.com/assay-dev/assay/verifier/sevsnp"
 )
 
@@ -75,22 +76,7 @@ var _ sevsnp.Getter = (*Client)(nil)
 // is unset. A relative XDG_CACHE_HOME is ignored, as the XDG Base
 // Directory Specification requires: it would put the cache wherever the
 // command happens to run.
-func DefaultCacheDir() (string, error) {
-	if base := os.Getenv("XDG_CACHE_HOME"); filepath.IsAbs(base) {
-		return filepath.Join(base, "assay", "amd-kds"), nil
-	}
-	base, err := os.UserCacheDir()
-	if err != nil {
-		// On Unix, UserCacheDir refuses a relative XDG_CACHE_HOME instead
-		// of falling back to ~/.cache.
-		home, herr := os.UserHomeDir()
-		if herr != nil {
-			return "", err
-		}
-		base = filepath.Join(home, ".cache")
-	}
-	return filepath.Join(base, "assay", "amd-kds"), nil
-}
+func DefaultCacheDir() (string, error) { return diskcache.Dir("amd-kds") }
 
 // VCEK implements sevsnp.Getter. The certificate served must be a VCEK for
 // this hwid and exactly this TCB; any other document is an error and is
@@ -252,7 +238,7 @@ func fetch[T any](ctx context.Context, c *Client, path string, q url.Values, wha
 		return zero, fmt.Errorf("%w: %s %s: %v", ErrFetch, what, u, err)
 	}
 	if file != "" {
-		if err := writeAtomic(file, b); err != nil && c.Logger != nil {
+		if err := diskcache.WriteAtomic(file, b); err != nil && c.Logger != nil {
 			c.Logger.Warn("could not cache AMD collateral", "file", file, "err", err)
 		}
 	}
@@ -314,30 +300,4 @@ func (c *Client) download(ctx context.Context, path string, q url.Values, what s
 		c.Logger.Info("fetched AMD collateral", "what", what, "url", u, "bytes", len(b), "duration", time.Since(start))
 	}
 	return b, u, nil
-}
-
-// writeAtomic writes b to file through a temporary file and a rename, so a
-// reader never sees half a certificate.
-func writeAtomic(file string, b []byte) error {
-	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(file), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := os.Rename(tmp.Name(), file); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return nil
 }

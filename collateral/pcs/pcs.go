@@ -47,6 +47,7 @@ import (
 	"time"
 
 	"github.com/assay-dev/assay/internal/dcap"
+	"github.com/assay-dev/assay/internal/diskcache"
 )
 
 // DefaultBaseURL is Intel's PCS.
@@ -117,22 +118,7 @@ var _ dcap.Getter = (*Client)(nil)
 // is unset. A relative XDG_CACHE_HOME is ignored, as the XDG Base
 // Directory Specification requires: it would put the cache wherever the
 // command happens to run.
-func DefaultCacheDir() (string, error) {
-	if base := os.Getenv("XDG_CACHE_HOME"); filepath.IsAbs(base) {
-		return filepath.Join(base, "assay", "intel-pcs"), nil
-	}
-	base, err := os.UserCacheDir()
-	if err != nil {
-		// On Unix, UserCacheDir refuses a relative XDG_CACHE_HOME instead
-		// of falling back to ~/.cache.
-		home, herr := os.UserHomeDir()
-		if herr != nil {
-			return "", err
-		}
-		base = filepath.Join(home, ".cache")
-	}
-	return filepath.Join(base, "assay", "intel-pcs"), nil
-}
+func DefaultCacheDir() (string, error) { return diskcache.Dir("intel-pcs") }
 
 // TCBInfo implements dcap.Getter. The body served must be a TCB info
 // (PCS API v4 "TCB Info", version 3) for this TEE (id SGX or TDX) and
@@ -324,7 +310,7 @@ func (c *Client) fetch(ctx context.Context, r request) (document, error) {
 	if r.file != "" {
 		b, err := r.encode(d)
 		if err == nil {
-			err = writeAtomic(r.file, b)
+			err = diskcache.WriteAtomic(r.file, b)
 		}
 		if err != nil && c.Logger != nil {
 			c.Logger.Warn("could not cache Intel collateral", "file", r.file, "err", err)
@@ -566,32 +552,6 @@ func checkCRL(b []byte, cn string, now time.Time) error {
 	}
 	if !crl.NextUpdate.IsZero() && now.After(crl.NextUpdate) {
 		return fmt.Errorf("the CRL is past its nextUpdate %s (now %s)", crl.NextUpdate.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
-	}
-	return nil
-}
-
-// writeAtomic writes b to file through a temporary file and a rename, so a
-// reader never sees half a document.
-func writeAtomic(file string, b []byte) error {
-	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(file), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := os.Rename(tmp.Name(), file); err != nil {
-		os.Remove(tmp.Name())
-		return err
 	}
 	return nil
 }
