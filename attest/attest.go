@@ -90,9 +90,10 @@ type Check struct {
 	// Skipped marks a check that could not run (no nonce was given, no CRL
 	// was available offline). Coverage names what that leaves unproven.
 	Skipped bool `json:"skipped,omitempty"`
-	// Severity of a failure: the tier this check forces when it fails.
-	// The zero value means contraindicated.
-	Severity Status `json:"-"`
+	// Severity of a failure: the tier this check forces when it fails
+	// ("warning" or "contraindicated"). The zero value, on a failed check,
+	// means contraindicated; passing checks leave it empty.
+	Severity Status `json:"severity,omitempty"`
 	// Detail says what was compared with what, in words a person can act on.
 	Detail string `json:"detail"`
 }

@@ -69,7 +69,13 @@ func TestResultJSON(t *testing.T) {
 			t.Errorf("JSON lacks %s: %s", want, s)
 		}
 	}
-	if strings.Contains(s, "Severity") {
-		t.Errorf("internal severity leaked into JSON: %s", s)
+	if strings.Contains(s, "severity") {
+		t.Errorf("a passing result carries severities: %s", s)
+	}
+	w := Result{Checks: []Check{Pass("parse", "ok"), Warn("tcb", "old")}}
+	w.Finish()
+	b, _ = json.Marshal(w)
+	if !strings.Contains(string(b), `"severity":"warning"`) {
+		t.Errorf("a warning check does not say so: %s", b)
 	}
 }
