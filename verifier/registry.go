@@ -3,9 +3,12 @@ package verifier
 import (
 	"github.com/assay-dev/assay/attest"
 	"github.com/assay-dev/assay/internal/dcap"
+	"github.com/assay-dev/assay/verifier/cca"
+	"github.com/assay-dev/assay/verifier/nitro"
 	"github.com/assay-dev/assay/verifier/sevsnp"
 	"github.com/assay-dev/assay/verifier/sgx"
 	"github.com/assay-dev/assay/verifier/tdx"
+	"github.com/assay-dev/assay/verifier/tpm"
 )
 
 // Config wires the verifiers to their collateral sources.
@@ -34,6 +37,9 @@ func Verifiers(c Config) []attest.Verifier {
 	return []attest.Verifier{
 		&tdx.Verifier{Cache: c.DCAPCache, Collateral: c.DCAPCollateral, TCBTiers: c.TCBTiers},
 		&sgx.Verifier{Cache: c.DCAPCache, Collateral: c.DCAPCollateral, TCBTiers: c.TCBTiers},
+		&nitro.Verifier{},
+		&tpm.Verifier{},
+		&cca.Verifier{},
 		&sevsnp.Verifier{Collateral: c.SNPCollateral, Product: c.SNPProduct, Cache: c.SNPCache},
 	}
 }

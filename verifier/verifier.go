@@ -66,6 +66,15 @@ type collateralSniffer interface {
 	SniffCollateral(b []byte) (string, bool)
 }
 
+// certificateSniffer is implemented by verifiers whose evidence can travel
+// inside an X.509 certificate (a Nitro attestation document in an
+// enclave's TLS certificate). Classify asks them about every certificate
+// before taking a file for certificates: only a verifier can tell that a
+// certificate is a container for its evidence.
+type certificateSniffer interface {
+	SniffCertificate(c *x509.Certificate) (format string, ok bool)
+}
+
 // Inspector is implemented by verifiers that can describe their evidence
 // and collateral without judging it.
 type Inspector interface {
@@ -78,6 +87,22 @@ type Inspector interface {
 func Classify(in Input, vs []attest.Verifier, force string) (Item, error) {
 	it := Item{Input: in, Role: RoleUnknown}
 	if certs, crls, format, ok := parseX509(in.Data); ok {
+		// A certificate may itself be evidence: an enclave's TLS
+		// certificate carrying an attestation document. The verifiers
+		// that know such a scheme say so; the file is then evidence,
+		// whatever --format says, and not collateral for anyone.
+		for _, v := range vs {
+			cs, ok := v.(certificateSniffer)
+			if !ok {
+				continue
+			}
+			for _, c := range certs {
+				if f, ok := cs.SniffCertificate(c); ok {
+					it.Role, it.Kind, it.Format, it.verifier = RoleEvidence, v.Kind(), f, v
+					return it, nil
+				}
+			}
+		}
 		it.Certificates, it.CRLs, it.Format = certs, crls, format
 		it.Role = RoleCertificate
 		if len(certs) == 0 {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -121,8 +122,12 @@ func flatten(v any) [][2]string {
 	if err != nil {
 		return [][2]string{{"error", err.Error()}}
 	}
+	// Numbers stay json.Number, so that a large integer (a millisecond
+	// timestamp) prints as written, not as a float.
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
 	var tree any
-	if err := json.Unmarshal(b, &tree); err != nil {
+	if err := dec.Decode(&tree); err != nil {
 		return [][2]string{{"error", err.Error()}}
 	}
 	var out [][2]string

@@ -1,0 +1,166 @@
+package tcg
+
+import (
+	"crypto"
+	"fmt"
+)
+
+// Event types of the TCG PC Client Platform Firmware Profile (PFP)
+// Specification, version 1.06, section 10.4.1, Table 9 "Events". Event.Type
+// holds them as the uint32 the log carries; EventTypeName names them.
+const (
+	EvPrebootCert                uint32 = 0x00000000
+	EvPostCode                   uint32 = 0x00000001
+	EvNoAction                   uint32 = 0x00000003
+	EvSeparator                  uint32 = 0x00000004
+	EvAction                     uint32 = 0x00000005
+	EvEventTag                   uint32 = 0x00000006
+	EvSCRTMContents              uint32 = 0x00000007
+	EvSCRTMVersion               uint32 = 0x00000008
+	EvCPUMicrocode               uint32 = 0x00000009
+	EvPlatformConfigFlags        uint32 = 0x0000000A
+	EvTableOfDevices             uint32 = 0x0000000B
+	EvCompactHash                uint32 = 0x0000000C
+	EvIPL                        uint32 = 0x0000000D
+	EvIPLPartitionData           uint32 = 0x0000000E
+	EvNonhostCode                uint32 = 0x0000000F
+	EvNonhostConfig              uint32 = 0x00000010
+	EvNonhostInfo                uint32 = 0x00000011
+	EvOmitBootDeviceEvents       uint32 = 0x00000012
+	EvPostCode2                  uint32 = 0x00000013
+	EvEFIVariableDriverConfig    uint32 = 0x80000001
+	EvEFIVariableBoot            uint32 = 0x80000002
+	EvEFIBootServicesApplication uint32 = 0x80000003
+	EvEFIBootServicesDriver      uint32 = 0x80000004
+	EvEFIRuntimeServicesDriver   uint32 = 0x80000005
+	EvEFIGPTEvent                uint32 = 0x80000006
+	EvEFIAction                  uint32 = 0x80000007
+	EvEFIPlatformFirmwareBlob    uint32 = 0x80000008
+	EvEFIHandoffTables           uint32 = 0x80000009
+	EvEFIPlatformFirmwareBlob2   uint32 = 0x8000000A
+	EvEFIHandoffTables2          uint32 = 0x8000000B
+	EvEFIVariableBoot2           uint32 = 0x8000000C
+	EvEFIGPTEvent2               uint32 = 0x8000000D
+	EvEFIHCRTMEvent              uint32 = 0x80000010
+	EvEFIVariableAuthority       uint32 = 0x800000E0
+	EvEFISPDMFirmwareBlob        uint32 = 0x800000E1
+	EvEFISPDMFirmwareConfig      uint32 = 0x800000E2
+	EvEFISPDMDevicePolicy        uint32 = 0x800000E3
+	EvEFISPDMDeviceAuthority     uint32 = 0x800000E4
+)
+
+var eventTypeNames = map[uint32]string{
+	EvPrebootCert:                "EV_PREBOOT_CERT",
+	EvPostCode:                   "EV_POST_CODE",
+	0x00000002:                   "EV_UNUSED",
+	EvNoAction:                   "EV_NO_ACTION",
+	EvSeparator:                  "EV_SEPARATOR",
+	EvAction:                     "EV_ACTION",
+	EvEventTag:                   "EV_EVENT_TAG",
+	EvSCRTMContents:              "EV_S_CRTM_CONTENTS",
+	EvSCRTMVersion:               "EV_S_CRTM_VERSION",
+	EvCPUMicrocode:               "EV_CPU_MICROCODE",
+	EvPlatformConfigFlags:        "EV_PLATFORM_CONFIG_FLAGS",
+	EvTableOfDevices:             "EV_TABLE_OF_DEVICES",
+	EvCompactHash:                "EV_COMPACT_HASH",
+	EvIPL:                        "EV_IPL",
+	EvIPLPartitionData:           "EV_IPL_PARTITION_DATA",
+	EvNonhostCode:                "EV_NONHOST_CODE",
+	EvNonhostConfig:              "EV_NONHOST_CONFIG",
+	EvNonhostInfo:                "EV_NONHOST_INFO",
+	EvOmitBootDeviceEvents:       "EV_OMIT_BOOT_DEVICE_EVENTS",
+	EvPostCode2:                  "EV_POST_CODE2",
+	0x80000000:                   "EV_EFI_EVENT_BASE",
+	EvEFIVariableDriverConfig:    "EV_EFI_VARIABLE_DRIVER_CONFIG",
+	EvEFIVariableBoot:            "EV_EFI_VARIABLE_BOOT",
+	EvEFIBootServicesApplication: "EV_EFI_BOOT_SERVICES_APPLICATION",
+	EvEFIBootServicesDriver:      "EV_EFI_BOOT_SERVICES_DRIVER",
+	EvEFIRuntimeServicesDriver:   "EV_EFI_RUNTIME_SERVICES_DRIVER",
+	EvEFIGPTEvent:                "EV_EFI_GPT_EVENT",
+	EvEFIAction:                  "EV_EFI_ACTION",
+	EvEFIPlatformFirmwareBlob:    "EV_EFI_PLATFORM_FIRMWARE_BLOB",
+	EvEFIHandoffTables:           "EV_EFI_HANDOFF_TABLES",
+	EvEFIPlatformFirmwareBlob2:   "EV_EFI_PLATFORM_FIRMWARE_BLOB2",
+	EvEFIHandoffTables2:          "EV_EFI_HANDOFF_TABLES2",
+	EvEFIVariableBoot2:           "EV_EFI_VARIABLE_BOOT2",
+	EvEFIGPTEvent2:               "EV_EFI_GPT_EVENT2",
+	EvEFIHCRTMEvent:              "EV_EFI_HCRTM_EVENT",
+	EvEFIVariableAuthority:       "EV_EFI_VARIABLE_AUTHORITY",
+	EvEFISPDMFirmwareBlob:        "EV_EFI_SPDM_FIRMWARE_BLOB",
+	EvEFISPDMFirmwareConfig:      "EV_EFI_SPDM_FIRMWARE_CONFIG",
+	EvEFISPDMDevicePolicy:        "EV_EFI_SPDM_DEVICE_POLICY",
+	EvEFISPDMDeviceAuthority:     "EV_EFI_SPDM_DEVICE_AUTHORITY",
+}
+
+// EventTypeName returns the PFP name of an event type (EV_IPL), or the
+// value in hex when it is not in Table 9.
+func EventTypeName(t uint32) string {
+	if s, ok := eventTypeNames[t]; ok {
+		return s
+	}
+	return fmt.Sprintf("0x%08x", t)
+}
+
+// AlgID is a TPM_ALG_ID (TCG Algorithm Registry, revision 1.34, Table 3).
+type AlgID uint16
+
+// Hash algorithms an event log may declare.
+const (
+	AlgSHA1     AlgID = 0x0004
+	AlgSHA256   AlgID = 0x000B
+	AlgSHA384   AlgID = 0x000C
+	AlgSHA512   AlgID = 0x000D
+	AlgSM3_256  AlgID = 0x0012
+	AlgSHA3_256 AlgID = 0x0027
+	AlgSHA3_384 AlgID = 0x0028
+	AlgSHA3_512 AlgID = 0x0029
+)
+
+// algInfo gives the registry name, digest size and Go hash of the known
+// algorithms; SM3 has no crypto.Hash (hash 0).
+var algInfo = map[AlgID]struct {
+	name string
+	size int
+	hash crypto.Hash
+}{
+	AlgSHA1:     {"sha1", 20, crypto.SHA1},
+	AlgSHA256:   {"sha256", 32, crypto.SHA256},
+	AlgSHA384:   {"sha384", 48, crypto.SHA384},
+	AlgSHA512:   {"sha512", 64, crypto.SHA512},
+	AlgSM3_256:  {"sm3_256", 32, 0},
+	AlgSHA3_256: {"sha3_256", 32, crypto.SHA3_256},
+	AlgSHA3_384: {"sha3_384", 48, crypto.SHA3_384},
+	AlgSHA3_512: {"sha3_512", 64, crypto.SHA3_512},
+}
+
+// String returns the registry name in lower case (sha256), or the value in
+// hex.
+func (a AlgID) String() string {
+	if i, ok := algInfo[a]; ok {
+		return i.name
+	}
+	return fmt.Sprintf("0x%04x", uint16(a))
+}
+
+// Hash returns the Go hash of the algorithm, or 0 when it has none (SM3,
+// unknown IDs).
+func (a AlgID) Hash() crypto.Hash { return algInfo[a].hash }
+
+// algOf returns the TPM_ALG_ID of a Go hash, or 0.
+func algOf(h crypto.Hash) AlgID {
+	for id, i := range algInfo {
+		if i.hash == h && h != 0 {
+			return id
+		}
+	}
+	return 0
+}
+
+// HashName returns the registry name of a Go hash as the claims spell it
+// ("sha256"), or its Go name.
+func HashName(h crypto.Hash) string {
+	if a := algOf(h); a != 0 {
+		return a.String()
+	}
+	return h.String()
+}

@@ -1,0 +1,30 @@
+package tpm
+
+import "errors"
+
+// Error kinds. Every error this package returns wraps exactly one of them,
+// so callers branch with errors.Is and never on message text.
+var (
+	// ErrMalformed: the input is not a well-formed TPMS_ATTEST,
+	// TPMT_SIGNATURE, AK public area, PCR file or evidence container.
+	ErrMalformed = errors.New("malformed evidence")
+	// ErrSignature: the quote's signature does not verify with the AK.
+	ErrSignature = errors.New("bad signature")
+	// ErrChain: the AK certificate does not chain to a trusted AK CA, is
+	// outside its validity window, or certifies another key.
+	ErrChain = errors.New("certificate chain")
+	// ErrUnvouched: nothing vouches for the AK (no AK certificate, no
+	// credential activation), so the quote could come from any TPM, or
+	// from software holding the key.
+	ErrUnvouched = errors.New("ak not vouched for")
+	// ErrPCR: the supplied PCR values do not hash to the quote's
+	// pcrDigest.
+	ErrPCR = errors.New("pcr digest mismatch")
+	// ErrNonce: extraData does not equal the expected nonce.
+	ErrNonce = errors.New("nonce mismatch")
+	// ErrEventLog: the event log does not replay to the quoted PCR values.
+	ErrEventLog = errors.New("event log")
+	// ErrCollateralMissing: the AK public, the signature or the PCR values
+	// needed to verify a bare quote were not supplied.
+	ErrCollateralMissing = errors.New("collateral missing")
+)

@@ -1,0 +1,457 @@
+package tpm
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/asn1"
+	"encoding/hex"
+	"fmt"
+	"math/big"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/go-tpm/tpm2"
+
+	"github.com/assay-dev/assay/attest"
+	"github.com/assay-dev/assay/internal/eventlog/tcg"
+)
+
+// Options of Verify. Passed by value, never written.
+type Options struct {
+	// Roots are the trusted AK CAs; nil means the embedded cloud vTPM AK
+	// CAs (trust/).
+	Roots []*x509.Certificate
+	// Intermediates are tried beside those the evidence carries and the
+	// embedded ones; nil adds none.
+	Intermediates []*x509.Certificate
+	// Now is the verification time; nil means time.Now.
+	Now func() time.Time
+	// Nonce is the expected extraData; nil means freshness is not checked,
+	// and the nonce check says so.
+	Nonce []byte
+	// EventLog replaces the event log the evidence carries; nil means the
+	// evidence's (and no replay when it carries none).
+	EventLog []byte
+}
+
+// Verification is what Verify established.
+type Verification struct {
+	// Claims are set only when every check passed.
+	Claims *Claims
+	// Log is the parsed event log, when one replayed.
+	Log *tcg.Log
+}
+
+// oidSubjectAltName: GCE AK certificates mark their TPM-attribute SAN
+// critical (TCG EK Credential Profile, section 3.2.9), which crypto/x509
+// does not process.
+var oidSubjectAltName = asn1.ObjectIdentifier{2, 5, 29, 17}
+
+// Verify checks a parsed quote, in order: ak.trust, signature, pcr.digest,
+// nonce, eventlog.replay. A failed ak.trust does not stop the others (they
+// still say whether the quote is intact), a failed signature does (nothing
+// after it would be signed). Claims come back only if every check passed;
+// the checks come back either way, and the error wraps the first failure.
+func Verify(ctx context.Context, ev *Evidence, o Options) (*Claims, []attest.Check, error) {
+	now := time.Now
+	if o.Now != nil {
+		now = o.Now
+	}
+	var checks []attest.Check
+	var first error
+	fail := func(name string, err error) {
+		checks = append(checks, attest.Fail(name, err))
+		if first == nil {
+			first = err
+		}
+	}
+	if len(ev.Quotes) == 0 {
+		err := fmt.Errorf("%w: no quote", ErrMalformed)
+		fail("parse", err)
+		return nil, checks, err
+	}
+
+	// ak.trust: in this slice only an AK certificate from a trusted AK CA
+	// vouches for the AK. Credential activation against an EK is not done.
+	if err := akTrust(ev, o, now()); err != nil {
+		fail("ak.trust", err)
+	} else {
+		c := ev.AKCert
+		checks = append(checks, attest.Pass("ak.trust", "AK certificate %s, issued by %q, chains to a trusted AK CA at %s and certifies the AK public key", certID(c), c.Issuer, now().UTC().Format(time.RFC3339)))
+	}
+
+	// signature
+	if ev.AK == nil {
+		err := fmt.Errorf("%w: no AK public key (TPM2B_PUBLIC, PEM or AK certificate) was supplied", ErrCollateralMissing)
+		fail("signature", err)
+		return nil, checks, first
+	}
+	var done []string
+	for _, q := range ev.Quotes {
+		if q.Sig == nil {
+			err := fmt.Errorf("%w: no TPMT_SIGNATURE for the quote was supplied", ErrCollateralMissing)
+			fail("signature", err)
+			return nil, checks, first
+		}
+		if err := VerifySignature(ev.AK, q.Sig, q.Raw); err != nil {
+			fail("signature", fmt.Errorf("quote of %s: %w", selectionString(q.Info.PCRSelect), err))
+			return nil, checks, first
+		}
+		done = append(done, sigString(q.Sig))
+	}
+	checks = append(checks, attest.Pass("signature", "%d quote(s) signed by the AK: %s", len(ev.Quotes), strings.Join(done, "; ")))
+
+	// pcr.digest
+	quoted := PCRs{}
+	done = done[:0]
+	pcrOK := true
+	for _, q := range ev.Quotes {
+		vals, err := checkPCRDigest(q)
+		if err != nil {
+			fail("pcr.digest", err)
+			pcrOK = false
+			break
+		}
+		for bank, m := range vals {
+			if quoted[bank] == nil {
+				quoted[bank] = map[int][]byte{}
+			}
+			for i, v := range m {
+				if w, ok := quoted[bank][i]; ok && !bytes.Equal(w, v) {
+					err := fmt.Errorf("%w: two quotes disagree on %s PCR %d: %x and %x", ErrPCR, bankName(bank), i, w, v)
+					fail("pcr.digest", err)
+					pcrOK = false
+					break
+				}
+				quoted[bank][i] = v
+			}
+		}
+		if !pcrOK {
+			break
+		}
+		done = append(done, fmt.Sprintf("%s over %s", hex.EncodeToString(q.Info.PCRDigest.Buffer), selectionString(q.Info.PCRSelect)))
+	}
+	if pcrOK {
+		checks = append(checks, attest.Pass("pcr.digest", "the supplied PCR values hash to the signed pcrDigest: %s", strings.Join(done, "; ")))
+	}
+
+	// nonce
+	if o.Nonce == nil {
+		checks = append(checks, attest.Skip("nonce", "not checked: no nonce was given; the quote may be a replay (extraData is %x)", ev.Quotes[0].Attest.ExtraData.Buffer))
+	} else {
+		ok := true
+		for _, q := range ev.Quotes {
+			if got := q.Attest.ExtraData.Buffer; !bytes.Equal(got, o.Nonce) {
+				fail("nonce", fmt.Errorf("%w: extraData is %x, want %x", ErrNonce, got, o.Nonce))
+				ok = false
+				break
+			}
+		}
+		if ok {
+			checks = append(checks, attest.Pass("nonce", "extraData of every quote equals the nonce %x", o.Nonce))
+		}
+	}
+
+	// eventlog.replay
+	var log *tcg.Log
+	raw := ev.EventLog
+	if o.EventLog != nil {
+		raw = o.EventLog
+	}
+	switch {
+	case len(raw) == 0:
+		checks = append(checks, attest.Skip("eventlog.replay", "no event log: the PCR values are reported, not explained"))
+	case !pcrOK:
+		checks = append(checks, attest.Skip("eventlog.replay", "not replayed: the PCR values are not the quoted ones"))
+	default:
+		l, detail, err := replay(raw, quoted)
+		if err != nil {
+			fail("eventlog.replay", err)
+		} else {
+			log = l
+			checks = append(checks, attest.Pass("eventlog.replay", "%s", detail))
+		}
+	}
+	if first != nil {
+		return nil, checks, first
+	}
+	return NewClaims(ev, quoted, log), checks, nil
+}
+
+// akTrust decides whether anything vouches for the AK.
+func akTrust(ev *Evidence, o Options, now time.Time) error {
+	if ev.AKCert == nil {
+		return fmt.Errorf("%w: no AK certificate was given and credential activation (TPM2_ActivateCredential against an EK) was not performed; the quote may come from any TPM, or from software holding the key", ErrUnvouched)
+	}
+	if ev.AK != nil && !sameKey(ev.AK.Key, ev.AKCert.PublicKey) {
+		return fmt.Errorf("%w: the AK certificate %s certifies another key than the quote's AK", ErrChain, certID(ev.AKCert))
+	}
+	if ev.AK != nil && ev.AK.Public != nil {
+		a := ev.AK.Public.ObjectAttributes
+		if !a.Restricted || !a.SignEncrypt || a.Decrypt {
+			return fmt.Errorf("%w: the AK is not a restricted signing key (restricted %v, sign %v, decrypt %v): the TPM would sign a forged TPMS_ATTEST with it", ErrUnvouched, a.Restricted, a.SignEncrypt, a.Decrypt)
+		}
+	}
+	roots := o.Roots
+	if roots == nil {
+		roots = embeddedRoots()
+	}
+	rp, ip := x509.NewCertPool(), x509.NewCertPool()
+	for _, r := range roots {
+		rp.AddCert(r)
+	}
+	for _, c := range append(append(append([]*x509.Certificate{}, ev.Intermediates...), o.Intermediates...), embeddedCerts()...) {
+		ip.AddCert(c)
+	}
+	leaf := *ev.AKCert // a copy: the caller's certificate is not written
+	leaf.UnhandledCriticalExtensions = nil
+	for _, e := range ev.AKCert.UnhandledCriticalExtensions {
+		if !e.Equal(oidSubjectAltName) {
+			leaf.UnhandledCriticalExtensions = append(leaf.UnhandledCriticalExtensions, e)
+		}
+	}
+	// AK certificates carry TCG key purposes (2.23.133.8.x), not TLS ones.
+	_, err := leaf.Verify(x509.VerifyOptions{Roots: rp, Intermediates: ip, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
+	if err != nil {
+		return fmt.Errorf("%w: AK certificate %s (issuer %q) at %s: %v", ErrChain, certID(ev.AKCert), ev.AKCert.Issuer, now.UTC().Format(time.RFC3339), err)
+	}
+	return nil
+}
+
+func sameKey(a, b crypto.PublicKey) bool {
+	k, ok := a.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && k.Equal(b)
+}
+
+// VerifySignature checks a TPMT_SIGNATURE over msg with the AK: RSASSA
+// (PKCS #1 v1.5), RSAPSS (any salt length, as TPMs differ) or ECDSA.
+func VerifySignature(ak *AK, sig *tpm2.TPMTSignature, msg []byte) error {
+	switch sig.SigAlg {
+	case tpm2.TPMAlgRSASSA, tpm2.TPMAlgRSAPSS:
+		var s *tpm2.TPMSSignatureRSA
+		var err error
+		if sig.SigAlg == tpm2.TPMAlgRSASSA {
+			s, err = sig.Signature.RSASSA()
+		} else {
+			s, err = sig.Signature.RSAPSS()
+		}
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrMalformed, err)
+		}
+		k, ok := ak.Key.(*rsa.PublicKey)
+		if !ok {
+			return fmt.Errorf("%w: an RSA signature, but the AK is %T", ErrSignature, ak.Key)
+		}
+		h, err := bankHash(s.Hash)
+		if err != nil {
+			return err
+		}
+		d := digest(h, msg)
+		if sig.SigAlg == tpm2.TPMAlgRSASSA {
+			err = rsa.VerifyPKCS1v15(k, h, d, s.Sig.Buffer)
+		} else {
+			err = rsa.VerifyPSS(k, h, d, s.Sig.Buffer, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthAuto, Hash: h})
+		}
+		if err != nil {
+			return fmt.Errorf("%w: %s over %d bytes of TPMS_ATTEST: %v", ErrSignature, sigString(sig), len(msg), err)
+		}
+		return nil
+	case tpm2.TPMAlgECDSA:
+		s, err := sig.Signature.ECDSA()
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrMalformed, err)
+		}
+		k, ok := ak.Key.(*ecdsa.PublicKey)
+		if !ok {
+			return fmt.Errorf("%w: an ECDSA signature, but the AK is %T", ErrSignature, ak.Key)
+		}
+		h, err := bankHash(s.Hash)
+		if err != nil {
+			return err
+		}
+		r, ss := new(big.Int).SetBytes(s.SignatureR.Buffer), new(big.Int).SetBytes(s.SignatureS.Buffer)
+		if !ecdsa.Verify(k, digest(h, msg), r, ss) {
+			return fmt.Errorf("%w: %s over %d bytes of TPMS_ATTEST does not verify", ErrSignature, sigString(sig), len(msg))
+		}
+		return nil
+	}
+	return fmt.Errorf("%w: signature scheme %#04x", ErrMalformed, uint16(sig.SigAlg))
+}
+
+func digest(h crypto.Hash, b []byte) []byte {
+	w := h.New()
+	w.Write(b)
+	return w.Sum(nil)
+}
+
+// checkPCRDigest recomputes pcrDigest (Part 3, section 18.4.1: the hash of
+// the selected PCR values, concatenated bank by bank in selection order and
+// PCRs ascending, with the signing scheme's hash) and returns the values it
+// covers.
+func checkPCRDigest(q *Quote) (PCRs, error) {
+	h, err := sigHash(q.Sig)
+	if err != nil {
+		return nil, err
+	}
+	w := h.New()
+	out := PCRs{}
+	for _, s := range q.Info.PCRSelect.PCRSelections {
+		bh, err := bankHash(s.Hash)
+		if err != nil {
+			return nil, err
+		}
+		for _, i := range Selected(s) {
+			v, ok := q.PCRs[s.Hash][i]
+			if !ok {
+				return nil, fmt.Errorf("%w: the quote selects %s PCR %d but its value was not supplied", ErrCollateralMissing, bankName(s.Hash), i)
+			}
+			if len(v) != bh.Size() {
+				return nil, fmt.Errorf("%w: %s PCR %d is %d bytes, want %d", ErrMalformed, bankName(s.Hash), i, len(v), bh.Size())
+			}
+			w.Write(v)
+			if out[s.Hash] == nil {
+				out[s.Hash] = map[int][]byte{}
+			}
+			out[s.Hash][i] = v
+		}
+	}
+	if got := w.Sum(nil); !bytes.Equal(got, q.Info.PCRDigest.Buffer) {
+		return nil, fmt.Errorf("%w: %s of the supplied %s values is %x, the quote's pcrDigest %x", ErrPCR, hashName(h), selectionString(q.Info.PCRSelect), got, q.Info.PCRDigest.Buffer)
+	}
+	return out, nil
+}
+
+func sigHash(sig *tpm2.TPMTSignature) (crypto.Hash, error) {
+	switch sig.SigAlg {
+	case tpm2.TPMAlgRSASSA:
+		s, err := sig.Signature.RSASSA()
+		if err != nil {
+			return 0, fmt.Errorf("%w: %v", ErrMalformed, err)
+		}
+		return bankHash(s.Hash)
+	case tpm2.TPMAlgRSAPSS:
+		s, err := sig.Signature.RSAPSS()
+		if err != nil {
+			return 0, fmt.Errorf("%w: %v", ErrMalformed, err)
+		}
+		return bankHash(s.Hash)
+	case tpm2.TPMAlgECDSA:
+		s, err := sig.Signature.ECDSA()
+		if err != nil {
+			return 0, fmt.Errorf("%w: %v", ErrMalformed, err)
+		}
+		return bankHash(s.Hash)
+	}
+	return 0, fmt.Errorf("%w: signature scheme %#04x", ErrMalformed, uint16(sig.SigAlg))
+}
+
+// lastFirmwarePCR: the platform firmware logs every extension of PCRs 0-7
+// (TCG PC Client Platform Firmware Profile 1.06, section 3.3.4), so those
+// are compared even when the log has no event for them (a non-initial
+// value then means events missing from the log). Higher PCRs are compared
+// only when the log extends them: PCR 10 belongs to IMA's own log, PCRs
+// 11-15 to the operating system's.
+const lastFirmwarePCR = 7
+
+func sortedKeys(m map[int][]byte) []int {
+	var out []int
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Ints(out)
+	return out
+}
+
+// replay parses the event log and compares its replay with the quoted PCR
+// values of every bank both have.
+func replay(raw []byte, quoted PCRs) (*tcg.Log, string, error) {
+	log, err := tcg.Parse(raw)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: %v", ErrEventLog, err)
+	}
+	logged := map[int]bool{}
+	for i := range log.Events {
+		if e := &log.Events[i]; e.Extends() {
+			logged[e.PCR] = true
+		}
+	}
+	var compared []string
+	for _, bank := range sortedBanks(quoted) {
+		h, _ := bankHash(bank)
+		has := false
+		for _, b := range log.Banks() {
+			has = has || b == h
+		}
+		if !has {
+			continue
+		}
+		cmp := map[int][]byte{}
+		for i, v := range quoted[bank] {
+			if i <= lastFirmwarePCR || logged[i] {
+				cmp[i] = v
+			}
+		}
+		if err := log.Compare(h, cmp); err != nil {
+			return nil, "", fmt.Errorf("%w: %s bank: %v", ErrEventLog, bankName(bank), err)
+		}
+		compared = append(compared, fmt.Sprintf("%s PCRs %v", bankName(bank), sortedKeys(cmp)))
+	}
+	if len(compared) == 0 {
+		var lb []string
+		for _, b := range log.Banks() {
+			lb = append(lb, hashName(b))
+		}
+		var qb []string
+		for _, b := range sortedBanks(quoted) {
+			qb = append(qb, bankName(b))
+		}
+		return nil, "", fmt.Errorf("%w: the log has banks [%s], the quote [%s]: nothing to compare", ErrEventLog, strings.Join(lb, " "), strings.Join(qb, " "))
+	}
+	return log, "the event log replays to the quoted PCR values: " + strings.Join(compared, ", "), nil
+}
+
+func hashName(h crypto.Hash) string {
+	switch h {
+	case crypto.SHA1:
+		return "sha1"
+	case crypto.SHA256:
+		return "sha256"
+	case crypto.SHA384:
+		return "sha384"
+	}
+	return h.String()
+}
+
+func selectionString(l tpm2.TPMLPCRSelection) string {
+	var parts []string
+	for _, s := range l.PCRSelections {
+		parts = append(parts, fmt.Sprintf("%s%v", bankName(s.Hash), Selected(s)))
+	}
+	if len(parts) == 0 {
+		return "no PCRs"
+	}
+	return strings.Join(parts, "+")
+}
+
+func sigString(sig *tpm2.TPMTSignature) string {
+	scheme := map[tpm2.TPMAlgID]string{tpm2.TPMAlgRSASSA: "RSASSA", tpm2.TPMAlgRSAPSS: "RSAPSS", tpm2.TPMAlgECDSA: "ECDSA"}[sig.SigAlg]
+	h, err := sigHash(sig)
+	if err != nil {
+		return scheme
+	}
+	return scheme + "-" + strings.ToUpper(hashName(h))
+}
+
+// certID names a certificate by subject, or by serial when the subject is
+// empty (GCE AK certificates name the instance in a SAN only).
+func certID(c *x509.Certificate) string {
+	if s := c.Subject.String(); s != "" {
+		return fmt.Sprintf("%q", s)
+	}
+	return fmt.Sprintf("serial %#x", c.SerialNumber)
+}
