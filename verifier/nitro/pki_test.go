@@ -149,7 +149,6 @@ func with(entries []kv, key string, v any) []kv {
 	return out
 }
 
-
 // sign signs a payload with the PKI's leaf key as an untagged COSE_Sign1.
 func (p *testPKI) sign(t testing.TB, payload []byte) []byte {
 	t.Helper()
