@@ -3,6 +3,7 @@ package verifier
 import (
 	"github.com/assay-dev/assay/attest"
 	"github.com/assay-dev/assay/internal/dcap"
+	"github.com/assay-dev/assay/verifier/azcvm"
 	"github.com/assay-dev/assay/verifier/cca"
 	"github.com/assay-dev/assay/verifier/nitro"
 	"github.com/assay-dev/assay/verifier/sevsnp"
@@ -27,6 +28,8 @@ type Config struct {
 	DCAPCollateral dcap.Getter
 	// TCBTiers overrides the default tier of Intel TCB statuses.
 	TCBTiers map[dcap.TCBStatus]string
+	// TPMEnrolled are AKs that passed credential activation; nil is none.
+	TPMEnrolled []tpm.Enrollment
 }
 
 // Verifiers returns every verifier, in the order classification tries
@@ -35,10 +38,13 @@ type Config struct {
 // it here; there is no init() registration.
 func Verifiers(c Config) []attest.Verifier {
 	return []attest.Verifier{
+		// Azure CVM evidence first: its Trustee JSON carries SNP and TDX
+		// reports that the sevsnp and tdx verifiers would take alone.
+		&azcvm.Verifier{SNPCollateral: c.SNPCollateral, SNPProduct: c.SNPProduct, SNPCache: c.SNPCache, DCAPCache: c.DCAPCache, DCAPCollateral: c.DCAPCollateral, TCBTiers: c.TCBTiers},
 		&tdx.Verifier{Cache: c.DCAPCache, Collateral: c.DCAPCollateral, TCBTiers: c.TCBTiers},
 		&sgx.Verifier{Cache: c.DCAPCache, Collateral: c.DCAPCollateral, TCBTiers: c.TCBTiers},
 		&nitro.Verifier{},
-		&tpm.Verifier{},
+		&tpm.Verifier{Enrolled: c.TPMEnrolled},
 		&cca.Verifier{},
 		&sevsnp.Verifier{Collateral: c.SNPCollateral, Product: c.SNPProduct, Cache: c.SNPCache},
 	}

@@ -44,6 +44,7 @@ commands:
   verify    appraise evidence; every FILE (or directory of files) is classified
             by content: evidence, certificates, CRLs, collateral
   inspect   say what each FILE is and print its parsed fields, without judging
+  tpm       TPM credential activation: "assay tpm challenge", "assay tpm activate-check"
   version   print the version
 
 exit status (verify): 0 affirming, 3 warning, 1 rejected, 2 usage error
@@ -64,6 +65,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runVerify(ctx, args[1:], stdout, stderr)
 	case "inspect":
 		return runInspect(args[1:], stdout, stderr)
+	case "tpm":
+		return runTPM(args[1:], stdout, stderr, time.Now)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "assay", Version)
 		return 0
@@ -89,6 +92,7 @@ type verifyFlags struct {
 	pcsURL   string
 	timeout  time.Duration
 	tcbTiers tierFlags
+	enrolled enrolledFlags
 }
 
 func (f *verifyFlags) register(fs *flag.FlagSet) {
@@ -104,6 +108,7 @@ func (f *verifyFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.pcsURL, "pcs-url", pcs.DefaultBaseURL, "Intel PCS base URL (TCB info, QE identity, PCK CRL)")
 	fs.DurationVar(&f.timeout, "timeout", 20*time.Second, "timeout for each collateral fetch")
 	fs.Var(&f.tcbTiers, "tcb-tier", "Intel TCB status tier override STATUS=TIER, repeatable (OutOfDate=contraindicated)")
+	fs.Var(&f.enrolled, "enrolled-ak", "TPM: enrolment record of an activated AK (assay tpm activate-check -o), repeatable")
 }
 
 // parseInterspersed parses flags that may appear before, between or after
@@ -221,6 +226,13 @@ func (f *verifyFlags) config(stderr io.Writer) (attest.Params, verifier.Config, 
 		cfg.SNPProduct = prod
 	}
 	cfg.SNPCache = &sevsnp.Cache{}
+	if len(f.enrolled) > 0 {
+		es, err := readEnrolled(f.enrolled)
+		if err != nil {
+			problems = append(problems, usagef("--enrolled-ak: %v", err))
+		}
+		cfg.TPMEnrolled = es
+	}
 	for _, o := range f.tcbTiers {
 		st, tier, err := dcap.ParseTCBTier(o)
 		if err != nil {

@@ -16,12 +16,13 @@ import (
 var Coverage = attest.Coverage{
 	Proves: []string{
 		"the PCR values (pcrs) were the TPM's at the moment of the quote (clock_info), signed by the AK, a restricted key that the TPM uses only to sign structures it generated itself",
-		"when ak.trust passed: the AK lives in a TPM that a trusted AK CA (a cloud provider's vTPM CA) certified, named by the AK certificate",
+		"when ak.trust passed: the AK lives in a TPM that a trusted AK CA (a cloud provider's vTPM CA) certified, named by the AK certificate; or the AK is enrolled: it passed credential activation against the EK the enrolment names (ek_sha256), so it lives in the TPM holding that EK",
 		"when the event log replayed: the boot-time measurements (firmware, bootloader, kernel and whatever else measured boot recorded) that produced those PCR values",
 		"extra_data: the caller's nonce, binding the quote to this request when a nonce was given and matched",
 	},
 	DoesNotProve: []string{
-		"without ak.trust: anything about which TPM, or whether a TPM at all, signed the quote (credential activation against an EK is not performed in this version)",
+		"without ak.trust: anything about which TPM, or whether a TPM at all, signed the quote",
+		"for an enrolled AK: that the EK belongs to a genuine TPM (the EK certificate's chain to a TPM manufacturer is not verified in this version), or that the TPM is still the one enrolled if the enrolment is stale",
 		"that the measured software is the software you expect: that is policy, against reference values for the PCRs or the event log",
 		"what ran after boot, unless IMA or a runtime measurer extends PCRs and its log is appraised",
 		"disk encryption, the integrity of storage, or the confidentiality of memory (a vTPM is not a TEE)",
@@ -31,7 +32,10 @@ var Coverage = attest.Coverage{
 }
 
 // Verifier appraises TPM 2.0 quotes for package verifier's registry.
-type Verifier struct{}
+type Verifier struct {
+	// Enrolled are AKs that passed credential activation; nil means none.
+	Enrolled []Enrollment
+}
 
 // Kind implements attest.Verifier.
 func (*Verifier) Kind() string { return "tpm" }
@@ -62,7 +66,7 @@ func (v *Verifier) Appraise(ctx context.Context, b attest.Bundle, p attest.Param
 	}
 	res.Evidence.Format = ev.Format
 	res.Checks = append(res.Checks, attest.Pass("parse", "%s: %d quote(s) of %s, TPMS_ATTEST magic and type TPM_ST_ATTEST_QUOTE", ev.Format, len(ev.Quotes), quotesString(ev)))
-	o := Options{Roots: p.Roots, Nonce: p.Nonce, Now: func() time.Time { return now }, EventLog: log}
+	o := Options{Roots: p.Roots, Nonce: p.Nonce, Now: func() time.Time { return now }, EventLog: log, Enrolled: v.Enrolled}
 	if len(o.Roots) == 0 {
 		o.Roots = nil
 	}

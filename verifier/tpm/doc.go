@@ -14,10 +14,12 @@
 //
 // Verify checks, in order, and reports each as an attest.Check:
 //
-//   - ak.trust: an AK certificate chains to a trusted AK CA at
+//   - ak.trust: the AK is enrolled (Options.Enrolled: its Name, hence its
+//     TPMT_PUBLIC, equals that of an AK that passed credential
+//     activation), or an AK certificate chains to a trusted AK CA at
 //     Options.Now and certifies the AK's public key, and the AK (when its
-//     TPMT_PUBLIC is known) is a restricted signing key. Without a
-//     certificate the check fails: nothing vouches for the AK;
+//     TPMT_PUBLIC is known) is a restricted signing key. Otherwise the
+//     check fails: nothing vouches for the AK;
 //   - signature: each quote's TPMT_SIGNATURE (RSASSA, RSAPSS or ECDSA
 //     with SHA-1, SHA-256 or SHA-384) verifies over the TPMS_ATTEST bytes
 //     with the AK;
@@ -33,15 +35,27 @@
 //
 // The embedded cloud vTPM AK CAs in trust/ (Google Compute Engine's EK/AK
 // CAs and Azure's vTPM AK CAs; docs/trust-anchors.md) or Options.Roots,
-// and the clock.
+// the enrolments in Options.Enrolled (and the EKs they were activated
+// against), and the clock.
+//
+// # Credential activation
+//
+// activation.go is the verifier's side of credential activation (TPM 2.0
+// Part 1, section 24): MakeCredential protects a secret to an EK, bound
+// to the AK's Name (go-tpm's tpm2.CreateCredential does the KDFa and seed
+// encryption); the attester's TPM2_ActivateCredential returns it only if
+// the TPM holds that EK and has an object of that Name loaded;
+// CheckActivation compares it; an Enrollment records the AK, the EK's
+// SHA-256 and the time. CheckActivationAK admits only restricted signing
+// AKs fixed to their TPM, since activation proves residence, not
+// attributes.
 //
 // # What is not done yet
 //
-// Credential activation (TPM2_MakeCredential / ActivateCredential against
-// an EK certified by a TPM manufacturer) and AK enrolment are the next
-// slice: until then an AK without a cloud AK certificate is not vouched
-// for, ak.trust fails and the result is contraindicated by default, even
-// when the quote itself is intact. qualifiedSigner is reported, not
+// The EK itself is trusted as given: an EK certificate's chain to a TPM
+// manufacturer CA is not verified, so an enrolment proves "the AK is in
+// the TPM holding this EK", and which TPM that is rests on how the EK was
+// obtained. Enrolments do not expire. qualifiedSigner is reported, not
 // compared with the AK's Name (it depends on the AK's hierarchy).
 //
 // # What the evidence does not prove
@@ -49,5 +63,6 @@
 // See Coverage: the PCR state at quote time and, through the log, the
 // boot; nothing about runtime after boot (unless IMA's log is appraised),
 // disk encryption, or memory confidentiality. Without ak.trust, nothing
-// about which TPM signed.
+// about which TPM signed; with an enrolment, which TPM only as far as the
+// EK is known to be a TPM's.
 package tpm

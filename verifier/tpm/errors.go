@@ -24,6 +24,9 @@ var (
 	ErrNonce = errors.New("nonce mismatch")
 	// ErrEventLog: the event log does not replay to the quoted PCR values.
 	ErrEventLog = errors.New("event log")
+	// ErrActivation: the secret an attester recovered with
+	// TPM2_ActivateCredential is not the one issued.
+	ErrActivation = errors.New("credential activation failed")
 	// ErrCollateralMissing: the AK public, the signature or the PCR values
 	// needed to verify a bare quote were not supplied.
 	ErrCollateralMissing = errors.New("collateral missing")

@@ -1,145 +1,27 @@
 package tpm_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
-	"net"
-	"os"
-	"os/exec"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-tpm/tpm2"
 	"github.com/google/go-tpm/tpm2/transport"
 
 	"github.com/assay-dev/assay/attest"
+	"github.com/assay-dev/assay/internal/testutil"
 	"github.com/assay-dev/assay/verifier/tpm"
 )
 
-// swtpmConn is a transport.TPM over swtpm's TCP server port, which speaks
-// raw TPM 2.0 commands: write a command, read one response (its size is in
-// the 10-byte header, TPM 2.0 Part 1, section 18.7).
-type swtpmConn struct{ c net.Conn }
+// startSWTPM runs swtpm for the test (internal/testutil): skipped without
+// swtpm, except under CI.
+func startSWTPM(t *testing.T) transport.TPM { return testutil.StartSWTPM(t) }
 
-var _ transport.TPM = (*swtpmConn)(nil)
-
-func (s *swtpmConn) Send(cmd []byte) ([]byte, error) {
-	if err := s.c.SetDeadline(time.Now().Add(30 * time.Second)); err != nil {
-		return nil, err
-	}
-	if _, err := s.c.Write(cmd); err != nil {
-		return nil, err
-	}
-	hdr := make([]byte, 10)
-	if _, err := io.ReadFull(s.c, hdr); err != nil {
-		return nil, err
-	}
-	size := binary.BigEndian.Uint32(hdr[2:])
-	if size < 10 || size > 1<<16 {
-		return nil, fmt.Errorf("swtpm response size %d", size)
-	}
-	rsp := make([]byte, size)
-	copy(rsp, hdr)
-	if _, err := io.ReadFull(s.c, rsp[10:]); err != nil {
-		return nil, err
-	}
-	return rsp, nil
-}
-
-// startSWTPM runs swtpm on two free consecutive ports and connects to it.
-// Without swtpm the test is skipped, except under CI (CI=true), where it
-// fails: .ci/run installs swtpm.
-func startSWTPM(t *testing.T) transport.TPM {
-	t.Helper()
-	bin, err := exec.LookPath("swtpm")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("swtpm is not installed (CI=true: .ci/run installs it with apt-get)")
-		}
-		t.Skip("swtpm is not installed: apt-get install swtpm to run the live TPM test")
-	}
-	port := freePortPair(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "socket", "--tpm2",
-		"--server", "type=tcp,port="+strconv.Itoa(port),
-		"--ctrl", "type=tcp,port="+strconv.Itoa(port+1),
-		"--flags", "not-need-init,startup-clear",
-		"--tpmstate", "dir="+t.TempDir())
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); _ = cmd.Wait() })
-	var c net.Conn
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		c, err = net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("swtpm did not listen on %d: %v; %s", port, err, stderr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Cleanup(func() { c.Close() })
-	return &swtpmConn{c: c}
-}
-
-func freePortPair(t *testing.T) int {
-	t.Helper()
-	for range 50 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := l.Addr().(*net.TCPAddr).Port
-		l2, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p+1))
-		l.Close()
-		if err == nil {
-			l2.Close()
-			return p
-		}
-	}
-	t.Fatal("no two consecutive free ports")
-	return 0
-}
-
-// akTemplate is a restricted signing key, as an AK must be (TCG EK
-// Credential Profile 2.0, section 2.1.5 AK templates).
-func akTemplate(alg tpm2.TPMAlgID) tpm2.TPMTPublic {
-	attrs := tpm2.TPMAObject{FixedTPM: true, FixedParent: true, SensitiveDataOrigin: true, UserWithAuth: true, NoDA: true, Restricted: true, SignEncrypt: true}
-	switch alg {
-	case tpm2.TPMAlgECDSA:
-		return tpm2.TPMTPublic{Type: tpm2.TPMAlgECC, NameAlg: tpm2.TPMAlgSHA256, ObjectAttributes: attrs,
-			Parameters: tpm2.NewTPMUPublicParms(tpm2.TPMAlgECC, &tpm2.TPMSECCParms{
-				Scheme:  tpm2.TPMTECCScheme{Scheme: tpm2.TPMAlgECDSA, Details: tpm2.NewTPMUAsymScheme(tpm2.TPMAlgECDSA, &tpm2.TPMSSigSchemeECDSA{HashAlg: tpm2.TPMAlgSHA256})},
-				CurveID: tpm2.TPMECCNistP256,
-			}),
-			Unique: tpm2.NewTPMUPublicID(tpm2.TPMAlgECC, &tpm2.TPMSECCPoint{}),
-		}
-	default:
-		details := tpm2.NewTPMUAsymScheme(alg, &tpm2.TPMSSigSchemeRSASSA{HashAlg: tpm2.TPMAlgSHA256})
-		if alg == tpm2.TPMAlgRSAPSS {
-			details = tpm2.NewTPMUAsymScheme(alg, &tpm2.TPMSSigSchemeRSAPSS{HashAlg: tpm2.TPMAlgSHA256})
-		}
-		return tpm2.TPMTPublic{Type: tpm2.TPMAlgRSA, NameAlg: tpm2.TPMAlgSHA256, ObjectAttributes: attrs,
-			Parameters: tpm2.NewTPMUPublicParms(tpm2.TPMAlgRSA, &tpm2.TPMSRSAParms{
-				Scheme:  tpm2.TPMTRSAScheme{Scheme: alg, Details: details},
-				KeyBits: 2048,
-			}),
-			Unique: tpm2.NewTPMUPublicID(tpm2.TPMAlgRSA, &tpm2.TPM2BPublicKeyRSA{}),
-		}
-	}
-}
+// akTemplate is a restricted signing key, as an AK must be.
+func akTemplate(alg tpm2.TPMAlgID) tpm2.TPMTPublic { return testutil.AKTemplate(alg) }
 
 // TestSWTPM creates AKs in a live swtpm, extends PCR 7, quotes SHA-256
 // PCRs 0-7 over a nonce, and verifies the quote: every check passes but

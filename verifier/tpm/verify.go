@@ -37,6 +37,9 @@ type Options struct {
 	// EventLog replaces the event log the evidence carries; nil means the
 	// evidence's (and no replay when it carries none).
 	EventLog []byte
+	// Enrolled are AKs that passed credential activation (assay tpm
+	// activate-check); an AK among them passes ak.trust. nil means none.
+	Enrolled []Enrollment
 }
 
 // Verification is what Verify established.
@@ -76,9 +79,11 @@ func Verify(ctx context.Context, ev *Evidence, o Options) (*Claims, []attest.Che
 		return nil, checks, err
 	}
 
-	// ak.trust: in this slice only an AK certificate from a trusted AK CA
-	// vouches for the AK. Credential activation against an EK is not done.
-	if err := akTrust(ev, o, now()); err != nil {
+	// ak.trust: an enrolment (credential activation against an EK) or an
+	// AK certificate from a trusted AK CA vouches for the AK.
+	if e := enrolled(ev.AK, o.Enrolled); e != nil {
+		checks = append(checks, attest.Pass("ak.trust", "AK activated against EK sha256:%x at %s (enrolled AK name %x)", e.EKSHA256, e.ActivatedAt.UTC().Format(time.RFC3339), e.AK.Name))
+	} else if err := akTrust(ev, o, now()); err != nil {
 		fail("ak.trust", err)
 	} else {
 		c := ev.AKCert
@@ -186,7 +191,10 @@ func Verify(ctx context.Context, ev *Evidence, o Options) (*Claims, []attest.Che
 // akTrust decides whether anything vouches for the AK.
 func akTrust(ev *Evidence, o Options, now time.Time) error {
 	if ev.AKCert == nil {
-		return fmt.Errorf("%w: no AK certificate was given and credential activation (TPM2_ActivateCredential against an EK) was not performed; the quote may come from any TPM, or from software holding the key", ErrUnvouched)
+		if len(o.Enrolled) > 0 {
+			return fmt.Errorf("%w: no AK certificate was given and the AK (name %x) is none of the %d enrolled AKs; the quote may come from any TPM, or from software holding the key", ErrUnvouched, akName(ev.AK), len(o.Enrolled))
+		}
+		return fmt.Errorf("%w: no AK certificate was given and the AK is not enrolled (no credential activation against an EK: assay tpm challenge, activate-check, verify --enrolled-ak); the quote may come from any TPM, or from software holding the key", ErrUnvouched)
 	}
 	if ev.AK != nil && !sameKey(ev.AK.Key, ev.AKCert.PublicKey) {
 		return fmt.Errorf("%w: the AK certificate %s certifies another key than the quote's AK", ErrChain, certID(ev.AKCert))
@@ -221,6 +229,13 @@ func akTrust(ev *Evidence, o Options, now time.Time) error {
 		return fmt.Errorf("%w: AK certificate %s (issuer %q) at %s: %v", ErrChain, certID(ev.AKCert), ev.AKCert.Issuer, now.UTC().Format(time.RFC3339), err)
 	}
 	return nil
+}
+
+func akName(ak *AK) []byte {
+	if ak == nil {
+		return nil
+	}
+	return ak.Name
 }
 
 func sameKey(a, b crypto.PublicKey) bool {
@@ -287,6 +302,18 @@ func digest(h crypto.Hash, b []byte) []byte {
 	w := h.New()
 	w.Write(b)
 	return w.Sum(nil)
+}
+
+// CheckPCRDigest recomputes a quote's pcrDigest from q.PCRs with the hash
+// of q.Sig (which must be set) and returns the PCR values it covers; the
+// error wraps ErrPCR, ErrCollateralMissing or ErrMalformed. Verifiers that
+// vouch for the AK by other means (verifier/azcvm) use it with
+// VerifySignature.
+func CheckPCRDigest(q *Quote) (PCRs, error) {
+	if q.Sig == nil {
+		return nil, fmt.Errorf("%w: no TPMT_SIGNATURE for the quote was supplied", ErrCollateralMissing)
+	}
+	return checkPCRDigest(q)
 }
 
 // checkPCRDigest recomputes pcrDigest (Part 3, section 18.4.1: the hash of

@@ -1,0 +1,127 @@
+package azcvm
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+
+	"github.com/assay-dev/assay/attest"
+	"github.com/assay-dev/assay/internal/dcap"
+	"github.com/assay-dev/assay/verifier/sevsnp"
+)
+
+// Coverage of verified Azure CVM evidence: the hardware report of the
+// paravisor, the vTPM it hosts, and the boot state in the PCRs.
+var Coverage = attest.Coverage{
+	Proves: []string{
+		"the hardware report (SEV-SNP report signed by the VCEK, or TD quote signed by Intel's quoting enclave) is genuine, with its TCB, as the snp.* or tdx.* checks state",
+		"the paravisor (HCL) requested the report: on SNP at VMPL0, and MEASUREMENT (or MRTD) is the launch measurement of the paravisor and firmware image, not of the guest OS",
+		"the vTPM attestation key, the VM configuration (secure boot, TPM enabled, console, ...) and the user data come from the paravisor inside the TEE: REPORT_DATA commits to the runtime data carrying them (hcl.binding)",
+		"the vTPM, inside the TEE's trust boundary, signed the quoted PCR values: the guest's boot chain (firmware, bootloader, kernel) as measured into PCRs",
+		"freshness of the vTPM quote, when a nonce was given and matched its extraData",
+	},
+	DoesNotProve: []string{
+		"that the paravisor measurement is a build Microsoft vouches for: that is policy against reference values",
+		"that the PCR values are good ones: no event log is replayed; compare them with reference values",
+		"the guest OS and what it ran after the last PCR extension (userspace, containers)",
+		"freshness of the hardware report itself: REPORT_DATA carries the runtime data hash, not a nonce; the vTPM quote alone carries the nonce",
+		"disk encryption, or storage integrity",
+		"a bare HCL report proves nothing about PCRs: without a vTPM quote only the AK and VM configuration are attested",
+	},
+}
+
+// Verifier appraises Azure CVM evidence for package verifier's registry.
+type Verifier struct {
+	// SNPCollateral fetches a VCEK or CRL the evidence does not carry; nil
+	// is offline.
+	SNPCollateral sevsnp.Getter
+	// SNPProduct names the AMD product when nothing else does.
+	SNPProduct sevsnp.Product
+	// SNPCache is shared across appraisals; nil is none.
+	SNPCache *sevsnp.Cache
+	// DCAPCache, DCAPCollateral and TCBTiers configure TD quote
+	// verification as for the tdx verifier; nil is none, offline, default.
+	DCAPCache      *dcap.Cache
+	DCAPCollateral dcap.Getter
+	TCBTiers       map[dcap.TCBStatus]string
+}
+
+// Kind implements attest.Verifier: the TEE of the hardware report is
+// written to the result ("snp" or "tdx"); Kind names the scheme.
+func (*Verifier) Kind() string { return "azcvm" }
+
+// Formats lists the evidence formats Parse reads.
+func (*Verifier) Formats() []string {
+	return []string{FormatHCL, FormatTrusteeSNP, FormatTrusteeTDX}
+}
+
+// Sniff implements attest.Verifier.
+func (*Verifier) Sniff(b []byte) (string, bool) { return SniffEvidence(b) }
+
+// Appraise implements attest.Verifier.
+func (v *Verifier) Appraise(ctx context.Context, b attest.Bundle, p attest.Params) *attest.Result {
+	now := p.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	sum := sha256.Sum256(b.Evidence)
+	res := &attest.Result{TEE: "snp", VerifiedAt: now, Coverage: Coverage,
+		Evidence: attest.EvidenceInfo{Format: b.Format, SHA256: hex.EncodeToString(sum[:])}}
+	defer res.Finish()
+	ev, err := Parse(b.Evidence)
+	if err != nil {
+		if _, ok := sniffTrustee(b.Evidence); ok {
+			if f, _ := sniffTrustee(b.Evidence); f == FormatTrusteeTDX {
+				res.TEE = "tdx"
+			}
+		}
+		res.Checks = append(res.Checks, attest.Fail("hcl.parse", err))
+		return res
+	}
+	res.Evidence.Format = ev.Format
+	if ev.HCL.ReportType == ReportTypeTDX {
+		res.TEE = "tdx"
+	}
+	o := Options{
+		Now:   func() time.Time { return now },
+		Nonce: p.Nonce,
+		SNP: sevsnp.Options{
+			Roots: p.Roots, Certificates: b.Certificates, CRLs: b.CRLs,
+			Collateral: v.SNPCollateral, Product: v.SNPProduct, Cache: v.SNPCache,
+		},
+	}
+	if len(o.SNP.Roots) == 0 {
+		o.SNP.Roots = nil
+	}
+	if ev.HCL.ReportType == ReportTypeTDX {
+		do, err := dcap.Inputs(b)
+		if err != nil {
+			res.Checks = append(res.Checks, attest.Fail("tdx.collateral.parse", err))
+			return res
+		}
+		do.Cache, do.Collateral, do.TCBTiers = v.DCAPCache, v.DCAPCollateral, v.TCBTiers
+		if len(p.Roots) > 0 {
+			do.Roots = p.Roots
+		}
+		o.DCAP = do
+	}
+	claims, checks, _ := Verify(ctx, ev, o)
+	res.Claims, res.Checks = claims, checks
+	return res
+}
+
+// Inspect describes Azure CVM evidence without judging it.
+func (*Verifier) Inspect(b []byte, _ string) (any, error) {
+	ev, err := Parse(b)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{
+		"format":       ev.Format,
+		"report_type":  reportName(ev.HCL.ReportType),
+		"azure":        newAzureClaims(ev.HCL),
+		"vtpm_quote":   ev.Quote != nil,
+		"certificates": len(ev.VCEK),
+	}, nil
+}

@@ -1,0 +1,54 @@
+// Package azcvm verifies Azure confidential VM evidence (az-snp-vtpm,
+// az-tdx-vtpm): the HCL report that Azure's paravisor writes to vTPM NV
+// index 0x01400001, and a quote of the vTPM that the paravisor hosts.
+//
+// Evidence: the raw HCL report (a 32-byte header, the SEV-SNP
+// ATTESTATION_REPORT or the TDREPORT in a 1184-byte slot,
+// IGVM_REQUEST_DATA, then the runtime data JSON: the vTPM keys as JWKs,
+// "vm-configuration", "user-data"), or Trustee's az-snp-vtpm / az-tdx-vtpm
+// evidence JSON (versions 0-2), which adds the vTPM quote (TPMS_ATTEST,
+// RSASSA signature, SHA-256 PCRs 0-23) and Azure's VCEK or the TD quote.
+//
+// # What is verified
+//
+// Verify composes the other verifiers and reports every link:
+//
+//   - hcl.parse: the HCL structure and the runtime data's AK (kid
+//     "HCLAkPub");
+//   - snp.*: the SNP report with package sevsnp (VCEK from the evidence or
+//     beside it, chain to the embedded AMD roots, TCB, signature); or
+//     tdx.*: the TD quote with internal/dcap, and tdx.td_report: the quote
+//     carries the HCL's TDREPORT (same REPORTDATA and MRTD);
+//   - hcl.binding: REPORT_DATA[0:32] equals SHA-256 of the runtime data
+//     bytes exactly as in the HCL report (the hash type the HCL names);
+//   - vtpm.signature: the quote verifies with the runtime data's AK, using
+//     package tpm. The AK has no certificate here: it is trusted because
+//     the hardware report binds the runtime data that carries it, and the
+//     check's detail says so (or says it is not vouched for when the
+//     hardware report or the binding failed);
+//   - vtpm.pcr_digest: the PCR values hash to the signed pcrDigest; only
+//     then do they become claims;
+//   - nonce: the quote's extraData equals Options.Nonce (skipped without);
+//   - the TEE's default policy (policy.debug, ...).
+//
+// # What is trusted
+//
+// The embedded AMD roots (sevsnp) or the Intel SGX Root CA (dcap), the
+// clock, and Azure's paravisor: it is the code at VMPL0 (or in the TD) that
+// puts the vTPM's AK into the runtime data. Its measurement is reported,
+// not judged: compare it with reference values.
+//
+// # What the evidence does not prove
+//
+// See Coverage: freshness of the hardware report (REPORT_DATA carries the
+// runtime data hash, never a nonce), that the paravisor or the PCR values
+// are good ones (no event log is replayed), the guest's runtime, disk
+// encryption. A raw HCL report carries no vTPM quote, so no PCRs.
+//
+// # Not done yet
+//
+// A raw TDX HCL report whose TD quote comes as a separate file: the
+// classifier takes a bare TD quote for tdx evidence of its own, so the
+// HCL report is appraised without it and tdx.parse fails naming the
+// missing quote. Verify accepts the quote through Options.TDQuote.
+package azcvm

@@ -1,0 +1,357 @@
+package azcvm
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/sha512"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/assay-dev/assay/attest"
+	"github.com/assay-dev/assay/internal/dcap"
+	"github.com/assay-dev/assay/verifier/sevsnp"
+	"github.com/assay-dev/assay/verifier/tdx"
+	"github.com/assay-dev/assay/verifier/tpm"
+	"github.com/google/go-tpm/tpm2"
+)
+
+// Options of Verify. Passed by value, never written.
+type Options struct {
+	// Now is the verification time; nil means time.Now.
+	Now func() time.Time
+	// Nonce is the expected extraData of the vTPM quote; nil means
+	// freshness is not checked, and the nonce check says so. The hardware
+	// report's REPORT_DATA carries the runtime data hash, never the nonce.
+	Nonce []byte
+	// SNP configures the SEV-SNP report's verification (roots,
+	// certificates beside the evidence, CRLs, collateral, product, cache).
+	// Its Now and Nonce are ignored: Options.Now is used, and REPORT_DATA
+	// is checked by hcl.binding. The zero value is offline with the
+	// embedded AMD roots and only the evidence's VCEK.
+	SNP sevsnp.Options
+	// SNPPolicy is the built-in SNP policy; the zero value is the default.
+	SNPPolicy sevsnp.Policy
+	// DCAP configures the TD quote's verification (roots, Intel collateral,
+	// cache, tiers); its Now and Nonce are ignored likewise. The zero value
+	// has no Intel collateral, so a TD quote is rejected naming it.
+	DCAP dcap.Options
+	// TDQuote is the TD quote of a raw HCL report of a TDX VM; nil means
+	// the one the evidence carries.
+	TDQuote []byte
+}
+
+// Verify checks Azure CVM evidence: hcl.parse (done by Parse), the
+// hardware report (snp.* or tdx.* checks of the composed verifiers),
+// hcl.binding, then the vTPM quote with the AK the binding vouches for
+// (vtpm.signature, vtpm.pcr_digest), the nonce, and policy. It returns
+// the claims (*SNPClaims or *TDXClaims; unverified claims are returned
+// for display too, the error says they are not to be believed), the
+// checks in order, and an error wrapping the first failure.
+func Verify(ctx context.Context, ev *Evidence, o Options) (any, []attest.Check, error) {
+	now := time.Now
+	if o.Now != nil {
+		now = o.Now
+	}
+	var checks []attest.Check
+	var first error
+	fail := func(name string, err error) {
+		checks = append(checks, attest.Fail(name, err))
+		if first == nil {
+			first = err
+		}
+	}
+	h := ev.HCL
+	checks = append(checks, attest.Pass("hcl.parse", "%s: HCL report version %d, %s report, %d bytes of runtime data with AK %q (%d-bit RSA)", ev.Format, h.Version, reportName(h.ReportType), len(h.RuntimeData), AKKeyID, h.Runtime.AK.N.BitLen()))
+
+	az := newAzureClaims(h)
+	var claims any
+	var reportData []byte
+	var policy []attest.Check
+	hwOK := false
+	switch h.ReportType {
+	case ReportTypeSNP:
+		c, rd, cs, err := verifySNP(ctx, ev, o, now)
+		checks = append(checks, cs...)
+		if err != nil && first == nil {
+			first = err
+		}
+		reportData, hwOK = rd, err == nil
+		sc := &SNPClaims{Claims: c, Azure: az}
+		claims = sc
+		if c != nil && hwOK {
+			policy = o.SNPPolicy.Apply(c)
+		}
+	case ReportTypeTDX:
+		c, rd, cs, err := verifyTDX(ctx, ev, o, now)
+		checks = append(checks, cs...)
+		if err != nil && first == nil {
+			first = err
+		}
+		reportData, hwOK = rd, err == nil
+		tc := &TDXClaims{Claims: c, Azure: az}
+		claims = tc
+		if c != nil && hwOK {
+			if c.TDAttributes.Debug {
+				policy = append(policy, attest.Fail("policy.debug", fmt.Errorf("%w: TDATTRIBUTES.DEBUG is set: the host can read and modify TD memory; contraindicated by default policy", dcap.ErrPolicy)))
+			} else {
+				policy = append(policy, attest.Pass("policy.debug", "TDATTRIBUTES.DEBUG is clear"))
+			}
+		}
+	}
+
+	// hcl.binding: the hardware report commits to the runtime data, so
+	// the AK, the VM configuration and the user data in it come from
+	// the paravisor inside the TEE.
+	if reportData == nil {
+		fail("hcl.binding", fmt.Errorf("%w: no hardware REPORT_DATA to compare with the runtime data", ErrBinding))
+	} else if err := checkBinding(h, reportData); err != nil {
+		fail("hcl.binding", err)
+	} else {
+		checks = append(checks, attest.Pass("hcl.binding", "REPORT_DATA[0:%d] of the %s report equals %s of the %d bytes of HCL runtime data (%s): the AK, VM configuration and user data come from the paravisor inside the TEE", hashLen(h.HashType), reportName(h.ReportType), hashName(h.HashType), len(h.RuntimeData), az.RuntimeDataSHA256))
+	}
+	bound := hwOK && first == nil
+
+	// The vTPM quote.
+	var pcrs tpm.PCRs
+	if ev.Quote == nil {
+		checks = append(checks,
+			attest.Skip("vtpm.signature", "no vTPM quote: the evidence is a bare HCL report; the AK is bound but nothing it signed was supplied"),
+			attest.Skip("vtpm.pcr_digest", "no vTPM quote: no PCR values are attested"),
+			attest.Skip("nonce", "no vTPM quote, so no extraData to compare; REPORT_DATA carries the runtime data hash, not a nonce: the evidence may be a replay"))
+	} else {
+		p, cs, err := verifyQuote(ev.Quote, h, o.Nonce, bound)
+		checks = append(checks, cs...)
+		if err != nil && first == nil {
+			first = err
+		}
+		pcrs = p
+	}
+	checks = append(checks, policy...)
+	for _, c := range policy {
+		if !c.OK && first == nil {
+			first = fmt.Errorf("%s", c.Detail)
+		}
+	}
+	if pcrs != nil && first == nil {
+		switch c := claims.(type) {
+		case *SNPClaims:
+			c.PCRs = pcrClaims(pcrs)
+		case *TDXClaims:
+			c.PCRs = pcrClaims(pcrs)
+		}
+	}
+	return claims, checks, first
+}
+
+func reportName(t uint32) string {
+	if t == ReportTypeTDX {
+		return "TDX"
+	}
+	return "SNP"
+}
+
+func hashLen(t uint32) int {
+	switch t {
+	case HashSHA384:
+		return 48
+	case HashSHA512:
+		return 64
+	}
+	return 32
+}
+
+func hashName(t uint32) string {
+	return map[uint32]string{HashSHA256: "SHA-256", HashSHA384: "SHA-384", HashSHA512: "SHA-512"}[t]
+}
+
+// checkBinding compares REPORT_DATA with the hash of the runtime data, as
+// the HCL computed it (IGVM_REQUEST_DATA.report_data_hash_type).
+func checkBinding(h *HCLReport, reportData []byte) error {
+	var sum []byte
+	switch h.HashType {
+	case HashSHA256:
+		s := sha256.Sum256(h.RuntimeData)
+		sum = s[:]
+	case HashSHA384:
+		s := sha512.Sum384(h.RuntimeData)
+		sum = s[:]
+	case HashSHA512:
+		s := sha512.Sum512(h.RuntimeData)
+		sum = s[:]
+	default:
+		return fmt.Errorf("%w: report_data_hash_type %d, want 1 (SHA-256), 2 (SHA-384) or 3 (SHA-512)", ErrMalformed, h.HashType)
+	}
+	if got := reportData[:len(sum)]; !bytes.Equal(got, sum) {
+		return fmt.Errorf("%w: REPORT_DATA[0:%d] is %x, %s of the runtime data is %x", ErrBinding, len(sum), got, hashName(h.HashType), sum)
+	}
+	return nil
+}
+
+// prefixed renames a composed verifier's checks ("signature" ->
+// "snp.signature") and drops its nonce check: REPORT_DATA is bound to the
+// runtime data, and freshness comes from the vTPM quote.
+func prefixed(prefix string, cs []attest.Check) []attest.Check {
+	var out []attest.Check
+	for _, c := range cs {
+		if c.Name == "nonce" {
+			continue
+		}
+		c.Name = prefix + "." + c.Name
+		out = append(out, c)
+	}
+	return out
+}
+
+func verifySNP(ctx context.Context, ev *Evidence, o Options, now func() time.Time) (*sevsnp.Claims, []byte, []attest.Check, error) {
+	r, err := sevsnp.Parse(ev.HCL.HWReport)
+	if err != nil {
+		return nil, nil, []attest.Check{attest.Fail("snp.parse", err)}, err
+	}
+	so := o.SNP
+	so.Now, so.Nonce = now, nil
+	// Certificates supplied beside the evidence come first: an operator's
+	// VCEK is the one judged. The evidence's VCEK (Azure's, from the
+	// host's certificate cache) is used otherwise.
+	certs := slices.Clone(so.Certificates)
+	hasVEK := slices.ContainsFunc(certs, isVEK)
+	for _, c := range ev.VCEK {
+		if isVEK(c) && hasVEK {
+			continue
+		}
+		certs = append(certs, c)
+	}
+	so.Certificates = certs
+	ver, cs, err := sevsnp.Verify(ctx, r, so)
+	out := append([]attest.Check{attest.Pass("snp.parse", "SNP attestation report version %d at HCL offset %#x", r.Version, hwReportOffset)}, prefixed("snp", cs)...)
+	if err != nil {
+		var vek *sevsnp.VEK
+		p := sevsnp.ProductUnknown
+		if ver != nil {
+			vek, p = ver.VEK, ver.Product
+		}
+		if p == sevsnp.ProductUnknown {
+			p = sevsnp.Milan
+		}
+		c, _ := sevsnp.NewClaims(r, p, vek)
+		return c, nil, out, err
+	}
+	return ver.Claims, r.ReportData[:], out, nil
+}
+
+func isVEK(c *x509.Certificate) bool {
+	return c.Subject.CommonName == "SEV-VCEK" || c.Subject.CommonName == "SEV-VLEK"
+}
+
+// TDREPORT offsets (Intel TDX Module ABI, TDREPORT_STRUCT): REPORTDATA in
+// REPORTMACSTRUCT at 128, MRTD in TDINFO (at 512) at 16.
+const (
+	tdReportDataOffset = 128
+	tdMRTDOffset       = 512 + 16
+)
+
+func verifyTDX(ctx context.Context, ev *Evidence, o Options, now func() time.Time) (*tdx.Claims, []byte, []attest.Check, error) {
+	raw := ev.TDQuote
+	if o.TDQuote != nil {
+		raw = o.TDQuote
+	}
+	if len(raw) == 0 {
+		err := fmt.Errorf("%w: a TDX HCL report needs the TD quote of its TD report (Azure IMDS /acc/tdquote); none was supplied", ErrCollateralMissing)
+		return nil, nil, []attest.Check{attest.Fail("tdx.parse", err)}, err
+	}
+	q, err := dcap.ParseQuote(raw)
+	if err == nil && q.TD == nil {
+		err = fmt.Errorf("%w: an SGX quote, not a TD quote", dcap.ErrMalformed)
+	}
+	if err != nil {
+		return nil, nil, []attest.Check{attest.Fail("tdx.parse", err)}, err
+	}
+	out := []attest.Check{attest.Pass("tdx.parse", "TD quote version %d, %s body, %d bytes%s", q.Header.Version, q.BodyName(), len(q.Raw()), dcap.TrailingNote(q))}
+	do := o.DCAP
+	do.Now, do.Nonce = now, nil
+	ver, cs, verr := dcap.Verify(ctx, q, do)
+	out = append(out, prefixed("tdx", cs)...)
+	c := tdx.NewClaims(q, ver)
+	// The quote must carry the HCL's TD report: same REPORTDATA, same MRTD.
+	td := ev.HCL.HWReport
+	if !bytes.Equal(q.TD.ReportData[:], td[tdReportDataOffset:tdReportDataOffset+64]) || !bytes.Equal(q.TD.MRTD[:], td[tdMRTDOffset:tdMRTDOffset+48]) {
+		err := fmt.Errorf("%w: the TD quote's REPORTDATA %x / MRTD %x are not the HCL TD report's %x / %x", ErrBinding, q.TD.ReportData[:8], q.TD.MRTD[:8], td[tdReportDataOffset:tdReportDataOffset+8], td[tdMRTDOffset:tdMRTDOffset+8])
+		out = append(out, attest.Fail("tdx.td_report", err))
+		if verr == nil {
+			verr = err
+		}
+	} else {
+		out = append(out, attest.Pass("tdx.td_report", "the TD quote carries the HCL's TD report (REPORTDATA and MRTD equal)"))
+	}
+	if verr == nil {
+		for _, ch := range cs {
+			if !ch.OK && ch.Severity != attest.StatusWarning {
+				verr = errors.New(ch.Detail)
+				break
+			}
+		}
+	}
+	if verr != nil {
+		return c, nil, out, verr
+	}
+	return c, q.TD.ReportData[:], out, nil
+}
+
+// verifyQuote checks the vTPM quote with the AK of the runtime data.
+// bound says whether the hardware report verified and binds the AK.
+func verifyQuote(tq *TPMQuote, h *HCLReport, nonce []byte, bound bool) (tpm.PCRs, []attest.Check, error) {
+	var checks []attest.Check
+	var first error
+	fail := func(name string, err error) {
+		checks = append(checks, attest.Fail(name, err))
+		if first == nil {
+			first = err
+		}
+	}
+	q, err := tpm.ParseAttest(tq.Message)
+	if err != nil {
+		fail("vtpm.signature", err)
+		return nil, checks, first
+	}
+	// Trustee carries the bare RSASSA signature; the vTPM signs quotes
+	// with its RSA AK, RSASSA-PKCS1-v1_5 over SHA-256.
+	q.Sig = &tpm2.TPMTSignature{SigAlg: tpm2.TPMAlgRSASSA, Signature: tpm2.NewTPMUSignature(tpm2.TPMAlgRSASSA, &tpm2.TPMSSignatureRSA{Hash: tpm2.TPMAlgSHA256, Sig: tpm2.TPM2BPublicKeyRSA{Buffer: tq.Signature}})}
+	ak := &tpm.AK{Key: h.Runtime.AK}
+	if err := tpm.VerifySignature(ak, q.Sig, q.Raw); err != nil {
+		fail("vtpm.signature", err)
+		return nil, checks, first
+	}
+	trust := "the AK is trusted because the hardware report's REPORT_DATA binds the runtime data that carries it (hcl.binding), not by an AK certificate"
+	if !bound {
+		trust = "but the AK is NOT vouched for: the hardware report or its binding of the runtime data failed"
+	}
+	checks = append(checks, attest.Pass("vtpm.signature", "the vTPM quote (%d bytes of TPMS_ATTEST) is signed RSASSA-SHA256 by the runtime data's %s; %s", len(q.Raw), AKKeyID, trust))
+
+	q.PCRs = tpm.PCRs{tpm2.TPMAlgSHA256: {}}
+	for i, v := range tq.PCRs {
+		q.PCRs[tpm2.TPMAlgSHA256][i] = v
+	}
+	pcrs, err := tpm.CheckPCRDigest(q)
+	if err != nil {
+		fail("vtpm.pcr_digest", err)
+	} else {
+		checks = append(checks, attest.Pass("vtpm.pcr_digest", "the supplied SHA-256 PCR values hash to the signed pcrDigest %s", hex.EncodeToString(q.Info.PCRDigest.Buffer)))
+	}
+	got := q.Attest.ExtraData.Buffer
+	switch {
+	case nonce == nil:
+		checks = append(checks, attest.Skip("nonce", "not checked: no nonce was given; the vTPM quote may be a replay (extraData is %x)", got))
+	case !bytes.Equal(got, nonce):
+		fail("nonce", fmt.Errorf("%w: vTPM quote extraData is %x, want %x", ErrNonce, got, nonce))
+	default:
+		checks = append(checks, attest.Pass("nonce", "vTPM quote extraData equals the nonce %x", nonce))
+	}
+	if err != nil {
+		return nil, checks, first
+	}
+	return pcrs, checks, first
+}
