@@ -221,6 +221,7 @@ func Appraise(ctx context.Context, vs []attest.Verifier, inputs []Input, force s
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	absorb(items)
 	var certs []*x509.Certificate
 	var crls []*x509.RevocationList
 	var other []attest.NamedBlob
@@ -264,4 +265,34 @@ func isText(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// absorber is implemented by verifiers whose evidence is composite: when
+// their evidence is among the inputs, evidence of another kind that they
+// name is a part of it (an Azure TDX VM's HCL report and its TD quote),
+// not a separate piece to appraise.
+type absorber interface {
+	Absorbs(kind, format string) bool
+}
+
+// absorb turns evidence that another input's verifier absorbs into
+// collateral of that input.
+func absorb(items []Item) {
+	for i := range items {
+		a, ok := items[i].verifier.(absorber)
+		if !ok || items[i].Role != RoleEvidence {
+			continue
+		}
+		for j := range items {
+			if j == i || items[j].Role != RoleEvidence || items[j].verifier == nil {
+				continue
+			}
+			if _, isAbsorber := items[j].verifier.(absorber); isAbsorber {
+				continue
+			}
+			if a.Absorbs(items[j].Kind, items[j].Format) {
+				items[j].Role = RoleCollateral
+			}
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/assay-dev/assay/attest"
 	"github.com/assay-dev/assay/internal/dcap"
 	"github.com/assay-dev/assay/verifier/sevsnp"
+	"github.com/assay-dev/assay/verifier/tdx"
 )
 
 // Coverage of verified Azure CVM evidence: the hardware report of the
@@ -59,6 +60,12 @@ func (*Verifier) Formats() []string {
 // Sniff implements attest.Verifier.
 func (*Verifier) Sniff(b []byte) (string, bool) { return SniffEvidence(b) }
 
+// Absorbs says that a raw TD quote given beside Azure evidence is the
+// quote of the HCL report's TD report, part of the same appraisal.
+func (*Verifier) Absorbs(kind, format string) bool {
+	return kind == "tdx" && format == tdx.FormatQuote
+}
+
 // Appraise implements attest.Verifier.
 func (v *Verifier) Appraise(ctx context.Context, b attest.Bundle, p attest.Params) *attest.Result {
 	now := p.Now
@@ -105,6 +112,16 @@ func (v *Verifier) Appraise(ctx context.Context, b attest.Bundle, p attest.Param
 			do.Roots = p.Roots
 		}
 		o.DCAP = do
+		if len(ev.TDQuote) == 0 {
+			// A raw HCL report travels without its TD quote; the quote
+			// may be among the other inputs.
+			for _, f := range b.Other {
+				if isTD, ok := dcap.Sniff(f.Data); ok && isTD {
+					o.TDQuote = f.Data
+					break
+				}
+			}
+		}
 	}
 	claims, checks, _ := Verify(ctx, ev, o)
 	res.Claims, res.Checks = claims, checks
