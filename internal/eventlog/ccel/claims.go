@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"strings"
+
+	"github.com/assay-dev/assay/internal/eventlog/uefi"
 )
 
 // Claims is the log decoded for policy and for `assay inspect`: every
@@ -317,49 +319,49 @@ func eventClaim(e *Event) EventClaim {
 
 	switch e.Type {
 	case EvEFIVariableDriverConfig, EvEFIVariableBoot, EvEFIVariableBoot2, EvEFIVariableAuthority:
-		if v, ok := parseVariableData(e.Data); ok {
+		if v, ok := uefi.ParseVariableData(e.Data); ok {
 			// EDK2 measures only VariableData for EV_EFI_VARIABLE_BOOT.
-			ec.DataVerified = ec.DataVerified || hashIs(d, v.data)
+			ec.DataVerified = ec.DataVerified || hashIs(d, v.Data)
 			ec.Variable = variableClaim(e, rtmr, v, ec)
 		}
 	case EvEFIBootServicesApplication, EvEFIBootServicesDriver, EvEFIRuntimeServicesDriver:
-		if il, ok := parseImageLoad(e.Data); ok {
-			img := &Image{Num: e.Num, RTMR: rtmr, Digest: ec.Digest, Length: il.length}
-			img.DevicePath, _ = devicePathText(il.devicePath)
+		if il, ok := uefi.ParseImageLoad(e.Data); ok {
+			img := &Image{Num: e.Num, RTMR: rtmr, Digest: ec.Digest, Length: il.Length}
+			img.DevicePath, _ = uefi.DevicePathText(il.DevicePath)
 			ec.Image = img
 		}
 	case EvEFIPlatformFirmwareBlob, EvEFIPlatformFirmwareBlob2:
-		if desc, base, n, ok := firmwareBlob(e.Type, e.Data); ok {
+		if desc, base, n, ok := uefi.FirmwareBlob(uint32(e.Type), e.Data); ok {
 			ec.FirmwareBlob = &FirmwareBlob{Num: e.Num, RTMR: rtmr, Description: desc, Base: base, Length: n, Digest: ec.Digest}
 			ec.Text = desc
 		}
 	case EvEFIHandoffTables2:
-		ec.Text, _ = handoffTablesDescription(e.Data)
+		ec.Text, _ = uefi.HandoffTablesDescription(e.Data)
 	case EvSeparator:
 		if len(e.Data) == 4 {
 			ec.Separator = &Separator{Num: e.Num, RTMR: rtmr, Value: hex.EncodeToString(e.Data), Error: !bytes.Equal(e.Data, []byte{0, 0, 0, 0})}
 		}
 	case EvEventTag:
-		if t, ok := parseTaggedEvent(e.Data); ok {
-			id := t.id
+		if t, ok := uefi.ParseTaggedEvent(e.Data); ok {
+			id := t.ID
 			ec.TagID = &id
-			ec.Text, _ = asciiText(t.data)
+			ec.Text, _ = uefi.ASCIIText(t.Data)
 			if id == TagAAEL {
-				ec.AAEL = aaelEntry(e, rtmr, t.data, ec.DataVerified)
+				ec.AAEL = aaelEntry(e, rtmr, t.Data, ec.DataVerified)
 			}
 		} else {
 			// Some firmware logs the bare description without the
 			// TCG_PCClientTaggedEvent header; show it, claim nothing.
-			ec.Text, _ = asciiText(e.Data)
+			ec.Text, _ = uefi.ASCIIText(e.Data)
 		}
 	case EvNoAction:
 		// EV_NO_ACTION data opens with a 16-byte signature ("Spec ID
 		// Event03", "SP800-155 Event3", "StartupLocality").
 		if len(e.Data) >= 16 {
-			ec.Text, _ = asciiText(e.Data[:16])
+			ec.Text, _ = uefi.ASCIIText(e.Data[:16])
 		}
 	case EvPostCode, EvAction, EvEFIAction, EvIPL, EvPlatformConfigFlags, EvSCRTMVersion, EvOmitBootDeviceEvents:
-		if s, ok := text(e.Data); ok {
+		if s, ok := uefi.Text(e.Data); ok {
 			ec.Text = s
 			ec.DataVerified = ec.DataVerified || textHashIs(d, s)
 			for _, p := range grubPrefixes {
@@ -372,32 +374,32 @@ func eventClaim(e *Event) EventClaim {
 	return ec
 }
 
-func variableClaim(e *Event, rtmr int, v variableData, ec EventClaim) *Variable {
+func variableClaim(e *Event, rtmr int, v uefi.VariableData, ec EventClaim) *Variable {
 	vc := &Variable{
 		Num:          e.Num,
 		RTMR:         rtmr,
-		Vendor:       v.vendor.String(),
-		Name:         v.name,
-		DataSize:     len(v.data),
+		Vendor:       v.Vendor.String(),
+		Name:         v.Name,
+		DataSize:     len(v.Data),
 		Digest:       ec.Digest,
 		DataVerified: ec.DataVerified,
 	}
-	global := v.vendor == efiGlobalVariable
+	global := v.Vendor == uefi.GlobalVariable
 	switch {
-	case global && v.name == "SecureBoot":
+	case global && v.Name == "SecureBoot":
 		// UEFI 2.10 section 3.3: SecureBoot is 1 when secure boot is
 		// enabled; firmware measures empty data when it is absent.
-		switch len(v.data) {
+		switch len(v.Data) {
 		case 0:
 			off := false
 			vc.Enabled = &off
 		case 1:
-			on := v.data[0] == 1
+			on := v.Data[0] == 1
 			vc.Enabled = &on
 		}
-	case global && (v.name == "PK" || v.name == "KEK"),
-		v.vendor == efiImageSecurityDatabase && (v.name == "db" || v.name == "dbx" || v.name == "dbt" || v.name == "dbr"):
-		if lists, sigs, ok := signatureCounts(v.data); ok {
+	case global && (v.Name == "PK" || v.Name == "KEK"),
+		v.Vendor == uefi.ImageSecurityDatabase && (v.Name == "db" || v.Name == "dbx" || v.Name == "dbt" || v.Name == "dbr"):
+		if lists, sigs, ok := signatureCounts(v.Data); ok {
 			vc.SignatureLists, vc.Signatures = &lists, &sigs
 		}
 	}
@@ -407,7 +409,7 @@ func variableClaim(e *Event, rtmr int, v variableData, ec EventClaim) *Variable 
 // aaelEntry splits an AAEL entry at its first two spaces; nil when it
 // does not have three fields.
 func aaelEntry(e *Event, rtmr int, data []byte, verified bool) *AAELEntry {
-	s, ok := asciiText(data)
+	s, ok := uefi.ASCIIText(data)
 	if !ok || len(s) != len(data) {
 		return nil
 	}
@@ -437,4 +439,12 @@ func hashIs(digest, b []byte) bool {
 	}
 	h := sha384(b)
 	return bytes.Equal(h[:], digest)
+}
+
+// signatureCounts counts the EFI_SIGNATURE_LISTs of a signature database
+// and the signatures in them, as decoded by uefi.SignatureLists; ok is
+// false when the lists do not tile the data exactly.
+func signatureCounts(b []byte) (lists, sigs int, ok bool) {
+	lists, entries, ok := uefi.SignatureLists(b)
+	return lists, len(entries), ok
 }

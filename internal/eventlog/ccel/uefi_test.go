@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"testing"
 	"unicode/utf16"
+
+	"github.com/assay-dev/assay/internal/eventlog/uefi"
 )
 
 func node(typ, sub byte, data ...byte) []byte {
@@ -45,7 +47,7 @@ func TestDevicePathText(t *testing.T) {
 		{"zero-length-node", []byte{4, 4, 0, 0, 1, 2}, "", false},
 		{"empty", nil, "", true},
 	} {
-		got, ok := devicePathText(tc.in)
+		got, ok := uefi.DevicePathText(tc.in)
 		if got != tc.want || ok != tc.ok {
 			t.Errorf("%s: %q, %v; want %q, %v", tc.name, got, ok, tc.want, tc.ok)
 		}

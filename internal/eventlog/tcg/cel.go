@@ -9,6 +9,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/assay-dev/assay/internal/eventlog/uefi"
 )
 
 // FormatCEL is what SniffCEL returns for a Canonical Event Log.
@@ -365,7 +367,7 @@ func (l *CELog) Claims() *CELClaims {
 				v = val
 			}
 		}
-		if s, ok := asciiText(v); ok && len(s) == len(v) {
+		if s, ok := uefi.ASCIIText(v); ok && len(s) == len(v) {
 			rc.Text = s
 		} else if len(v) > 0 {
 			rc.Value = hex.EncodeToString(v)

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf16"
+
+	"github.com/assay-dev/assay/internal/eventlog/uefi"
 )
 
 // Claims is the log decoded for policy and for `assay inspect`: every
@@ -364,50 +366,50 @@ func eventClaim(e *Event) EventClaim {
 	ec.DataVerified = hashIs(e, e.Data)
 	switch e.Type {
 	case EvEFIVariableDriverConfig, EvEFIVariableBoot, EvEFIVariableBoot2, EvEFIVariableAuthority:
-		if v, ok := parseVariableData(e.Data); ok {
+		if v, ok := uefi.ParseVariableData(e.Data); ok {
 			// EDK2 measures only VariableData for EV_EFI_VARIABLE_BOOT
 			// (PFP 1.06 section 10.4.4 allows it for that type alone).
 			if e.Type == EvEFIVariableBoot || e.Type == EvEFIVariableBoot2 {
-				ec.DataVerified = ec.DataVerified || hashIs(e, v.data)
+				ec.DataVerified = ec.DataVerified || hashIs(e, v.Data)
 			}
 			ec.Variable = variableClaim(e, v, ec)
 		}
 	case EvEFIBootServicesApplication, EvEFIBootServicesDriver, EvEFIRuntimeServicesDriver:
-		if il, ok := parseImageLoad(e.Data); ok {
-			img := &Image{Num: e.Num, PCR: e.PCR, Digests: ec.Digests, Length: il.length}
-			img.DevicePath, _ = devicePathText(il.devicePath)
-			img.File = devicePathFile(il.devicePath)
+		if il, ok := uefi.ParseImageLoad(e.Data); ok {
+			img := &Image{Num: e.Num, PCR: e.PCR, Digests: ec.Digests, Length: il.Length}
+			img.DevicePath, _ = uefi.DevicePathText(il.DevicePath)
+			img.File = uefi.DevicePathFile(il.DevicePath)
 			ec.Image = img
 		}
 	case EvEFIPlatformFirmwareBlob, EvEFIPlatformFirmwareBlob2:
-		if desc, base, n, ok := firmwareBlob(e.Type, e.Data); ok {
+		if desc, base, n, ok := uefi.FirmwareBlob(e.Type, e.Data); ok {
 			ec.FirmwareBlob = &FirmwareBlob{Num: e.Num, PCR: e.PCR, Description: desc, Base: base, Length: n, Digests: ec.Digests}
 			ec.Text = desc
 		}
 	case EvEFIHandoffTables2:
-		ec.Text, _ = handoffTablesDescription(e.Data)
+		ec.Text, _ = uefi.HandoffTablesDescription(e.Data)
 	case EvSeparator:
 		if len(e.Data) == 4 {
 			ec.Separator = &Separator{Num: e.Num, PCR: e.PCR, Value: hex.EncodeToString(e.Data), Error: binary.LittleEndian.Uint32(e.Data) == 1}
 		}
 	case EvEventTag:
-		if t, ok := parseTaggedEvent(e.Data); ok {
-			id := t.id
+		if t, ok := uefi.ParseTaggedEvent(e.Data); ok {
+			id := t.ID
 			ec.TagID = &id
-			ec.Text, _ = asciiText(t.data)
+			ec.Text, _ = uefi.ASCIIText(t.Data)
 		}
 	case EvNoAction:
 		// EV_NO_ACTION data opens with a 16-byte signature ("Spec ID
 		// Event03", "SP800-155 Event3", "StartupLocality", "NvIndexInstance").
 		if len(e.Data) >= 16 {
-			ec.Text, _ = asciiText(e.Data[:16])
+			ec.Text, _ = uefi.ASCIIText(e.Data[:16])
 		}
 		if len(e.Data) == 17 && string(e.Data[:16]) == startupLocalitySignature {
 			loc := int(e.Data[16])
 			ec.Locality = &loc
 		}
 	case EvPostCode, EvAction, EvEFIAction, EvIPL, EvPlatformConfigFlags, EvSCRTMVersion, EvOmitBootDeviceEvents, EvCompactHash:
-		if s, ok := text(e.Data); ok {
+		if s, ok := uefi.Text(e.Data); ok {
 			ec.Text = s
 			ec.DataVerified = ec.DataVerified || textHashIs(e, s) || utf16HashIs(e, s)
 			for _, p := range grubPrefixes {
@@ -420,73 +422,73 @@ func eventClaim(e *Event) EventClaim {
 	return ec
 }
 
-func variableClaim(e *Event, v variableData, ec EventClaim) *Variable {
+func variableClaim(e *Event, v uefi.VariableData, ec EventClaim) *Variable {
 	vc := &Variable{
 		Num:          e.Num,
 		PCR:          e.PCR,
-		Vendor:       v.vendor.String(),
-		Name:         v.name,
-		DataSize:     len(v.data),
+		Vendor:       v.Vendor.String(),
+		Name:         v.Name,
+		DataSize:     len(v.Data),
 		Digests:      ec.Digests,
 		DataVerified: ec.DataVerified,
 	}
-	global := v.vendor == efiGlobalVariable
+	global := v.Vendor == uefi.GlobalVariable
 	switch {
 	case e.Type == EvEFIVariableAuthority:
 		// PFP 1.06 section 10.4.4: the data is the EFI_SIGNATURE_DATA
 		// (owner GUID, certificate) of the db entry used; shim logs its
 		// built-in and MOK certificates bare and SbatLevel as text.
-		if len(v.data) > 16 {
-			var owner guid
-			copy(owner[:], v.data)
-			if c, ok := certificate(owner, v.data[16:]); ok {
+		if len(v.Data) > 16 {
+			var owner uefi.GUID
+			copy(owner[:], v.Data)
+			if c, ok := certificate(owner, v.Data[16:]); ok {
 				vc.Certificates = []Certificate{c}
 				break
 			}
 		}
-		if c, ok := certificate(guid{}, v.data); ok {
+		if c, ok := certificate(uefi.GUID{}, v.Data); ok {
 			vc.Certificates = []Certificate{c}
-		} else if s, ok := asciiText(v.data); ok {
+		} else if s, ok := uefi.ASCIIText(v.Data); ok {
 			vc.Text = s
 		}
-	case global && v.name == "SecureBoot":
+	case global && v.Name == "SecureBoot":
 		// UEFI 2.10 section 3.3: SecureBoot is 1 when secure boot is
 		// enabled; firmware measures empty data when it is absent.
-		switch len(v.data) {
+		switch len(v.Data) {
 		case 0:
 			off := false
 			vc.Enabled = &off
 		case 1:
-			on := v.data[0] == 1
+			on := v.Data[0] == 1
 			vc.Enabled = &on
 		}
-	case global && (v.name == "PK" || v.name == "KEK"),
-		v.vendor == efiImageSecurityDatabase && (v.name == "db" || v.name == "dbx" || v.name == "dbt" || v.name == "dbr"):
-		if lists, sigs, ok := signatureLists(v.data); ok {
+	case global && (v.Name == "PK" || v.Name == "KEK"),
+		v.Vendor == uefi.ImageSecurityDatabase && (v.Name == "db" || v.Name == "dbx" || v.Name == "dbt" || v.Name == "dbr"):
+		if lists, sigs, ok := uefi.SignatureLists(v.Data); ok {
 			n, hashes := len(sigs), 0
 			vc.SignatureLists, vc.Signatures = &lists, &n
 			for _, s := range sigs {
-				switch s.typ {
-				case efiCertSHA256:
+				switch s.Type {
+				case uefi.CertSHA256:
 					hashes++
-				case efiCertX509:
-					if c, ok := certificate(s.owner, s.data); ok {
+				case uefi.CertX509:
+					if c, ok := certificate(s.Owner, s.Data); ok {
 						vc.Certificates = append(vc.Certificates, c)
 					}
 				}
 			}
 			vc.SHA256 = &hashes
 		}
-	case global && v.name == "BootOrder":
-		if len(v.data)%2 == 0 {
-			for i := 0; i+1 < len(v.data); i += 2 {
-				vc.BootOrder = append(vc.BootOrder, fmt.Sprintf("%04X", binary.LittleEndian.Uint16(v.data[i:])))
+	case global && v.Name == "BootOrder":
+		if len(v.Data)%2 == 0 {
+			for i := 0; i+1 < len(v.Data); i += 2 {
+				vc.BootOrder = append(vc.BootOrder, fmt.Sprintf("%04X", binary.LittleEndian.Uint16(v.Data[i:])))
 			}
 		}
-	case global && isBootOptionName(v.name):
-		if lo, ok := parseLoadOption(v.data); ok {
-			bo := &BootOption{Description: lo.description, Active: lo.attributes&1 != 0}
-			bo.DevicePath, _ = devicePathText(lo.devicePath)
+	case global && isBootOptionName(v.Name):
+		if lo, ok := uefi.ParseLoadOption(v.Data); ok {
+			bo := &BootOption{Description: lo.Description, Active: lo.Attributes&1 != 0}
+			bo.DevicePath, _ = uefi.DevicePathText(lo.DevicePath)
 			vc.BootOption = bo
 		}
 	}
@@ -509,14 +511,14 @@ func isBootOptionName(name string) bool {
 
 // certificate describes a DER certificate; false when der does not parse
 // as one.
-func certificate(owner guid, der []byte) (Certificate, bool) {
+func certificate(owner uefi.GUID, der []byte) (Certificate, bool) {
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
 		return Certificate{}, false
 	}
 	sum := sha256.Sum256(der)
 	c := Certificate{Subject: cert.Subject.String(), Issuer: cert.Issuer.String(), SHA256: hex.EncodeToString(sum[:])}
-	if owner != (guid{}) {
+	if owner != (uefi.GUID{}) {
 		c.Owner = owner.String()
 	}
 	return c, true

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/assay-dev/assay/internal/eventlog/uefi"
 )
 
 // FormatIMA is what SniffIMA returns for an IMA measurement list.
@@ -490,7 +492,7 @@ func (l *IMALog) Claims() *IMAClaims {
 				}
 			case "buf":
 				ec.Buffer = fmt.Sprintf("%x", f)
-				if s, ok := asciiText(f); ok && len(s) == len(bytes.TrimRight(f, "\x00")) {
+				if s, ok := uefi.ASCIIText(f); ok && len(s) == len(bytes.TrimRight(f, "\x00")) {
 					ec.BufferText = s
 				}
 			}

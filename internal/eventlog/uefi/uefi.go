@@ -1,4 +1,7 @@
-package tcg
+// Package uefi decodes the UEFI event data structures of PFP 1.06 section
+// 10.2.6 and UEFI device paths (UEFI 2.10 chapter 10), shared by the TCG
+// (tcg) and CCEL (ccel) event log parsers.
+package uefi
 
 import (
 	"encoding/binary"
@@ -13,12 +16,12 @@ import (
 // chapter 10). Each takes untrusted bytes, checks every length against
 // what is left before using it, and returns ok=false rather than guess.
 
-// guid is an EFI_GUID as stored: Data1..3 little-endian, Data4 as bytes.
-type guid [16]byte
+// GUID is an EFI_GUID as stored: Data1..3 little-endian, Data4 as bytes.
+type GUID [16]byte
 
 // String formats the GUID in the registry form, lower case
 // (8be4df61-93ca-11d2-aa0d-00e098032b8c).
-func (g guid) String() string {
+func (g GUID) String() string {
 	return fmt.Sprintf("%08x-%04x-%04x-%x-%x",
 		binary.LittleEndian.Uint32(g[0:]), binary.LittleEndian.Uint16(g[4:]),
 		binary.LittleEndian.Uint16(g[6:]), g[8:10], g[10:16])
@@ -26,72 +29,78 @@ func (g guid) String() string {
 
 // Well-known variable vendor GUIDs (UEFI 2.10 sections 3.3 and 32.6.1).
 var (
-	efiGlobalVariable        = guid{0x61, 0xdf, 0xe4, 0x8b, 0xca, 0x93, 0xd2, 0x11, 0xaa, 0x0d, 0x00, 0xe0, 0x98, 0x03, 0x2b, 0x8c}
-	efiImageSecurityDatabase = guid{0xcb, 0xb2, 0x19, 0xd7, 0x3a, 0x3d, 0x96, 0x45, 0xa3, 0xbc, 0xda, 0xd0, 0x0e, 0x67, 0x65, 0x6f}
+	GlobalVariable        = GUID{0x61, 0xdf, 0xe4, 0x8b, 0xca, 0x93, 0xd2, 0x11, 0xaa, 0x0d, 0x00, 0xe0, 0x98, 0x03, 0x2b, 0x8c}
+	ImageSecurityDatabase = GUID{0xcb, 0xb2, 0x19, 0xd7, 0x3a, 0x3d, 0x96, 0x45, 0xa3, 0xbc, 0xda, 0xd0, 0x0e, 0x67, 0x65, 0x6f}
 )
 
 // uefiVariableDataFixedSize covers VariableName, UnicodeNameLength and
 // VariableDataLength.
 const uefiVariableDataFixedSize = 32
 
-// variableData is a UEFI_VARIABLE_DATA (PFP 1.06 section 10.2.6).
-type variableData struct {
-	vendor guid   // VariableName
-	name   string // UnicodeName
-	data   []byte // VariableData
+// evEFIPlatformFirmwareBlob2 is EV_EFI_PLATFORM_FIRMWARE_BLOB2 (PFP 1.06
+// section 10.4.1), the one event type FirmwareBlob needs to know.
+const evEFIPlatformFirmwareBlob2 uint32 = 0x8000000A
+
+// VariableData is a UEFI_VARIABLE_DATA (PFP 1.06 section 10.2.6).
+type VariableData struct {
+	Vendor GUID   // VariableName
+	Name   string // UnicodeName
+	Data   []byte // VariableData
 }
 
-func parseVariableData(b []byte) (variableData, bool) {
+// ParseVariableData decodes a UEFI_VARIABLE_DATA; Name and Data alias b.
+func ParseVariableData(b []byte) (VariableData, bool) {
 	if len(b) < uefiVariableDataFixedSize {
-		return variableData{}, false
+		return VariableData{}, false
 	}
-	var v variableData
-	copy(v.vendor[:], b[:16])
+	var v VariableData
+	copy(v.Vendor[:], b[:16])
 	nameLen := binary.LittleEndian.Uint64(b[16:])
 	dataLen := binary.LittleEndian.Uint64(b[24:])
 	rest := uint64(len(b) - uefiVariableDataFixedSize)
 	if nameLen > rest/2 || dataLen > rest-2*nameLen {
-		return variableData{}, false
+		return VariableData{}, false
 	}
 	off := uefiVariableDataFixedSize
-	v.name = utf16String(b[off : off+2*int(nameLen)])
+	v.Name = UTF16String(b[off : off+2*int(nameLen)])
 	off += 2 * int(nameLen)
-	v.data = b[off : off+int(dataLen)]
+	v.Data = b[off : off+int(dataLen)]
 	return v, true
 }
 
-// imageLoad is a UEFI_IMAGE_LOAD_EVENT (PFP 1.06 section 10.2.6).
-type imageLoad struct {
-	location, length, linkTime uint64
-	devicePath                 []byte
+// ImageLoad is a UEFI_IMAGE_LOAD_EVENT (PFP 1.06 section 10.2.6).
+type ImageLoad struct {
+	Location, Length, LinkTime uint64 // ImageLocationInMemory, ImageLengthInMemory, ImageLinkTimeAddress
+	DevicePath                 []byte // DevicePath, raw; see DevicePathText
 }
 
-func parseImageLoad(b []byte) (imageLoad, bool) {
+// ParseImageLoad decodes a UEFI_IMAGE_LOAD_EVENT; DevicePath aliases b.
+func ParseImageLoad(b []byte) (ImageLoad, bool) {
 	if len(b) < 32 {
-		return imageLoad{}, false
+		return ImageLoad{}, false
 	}
-	il := imageLoad{
-		location: binary.LittleEndian.Uint64(b[0:]),
-		length:   binary.LittleEndian.Uint64(b[8:]),
-		linkTime: binary.LittleEndian.Uint64(b[16:]),
+	il := ImageLoad{
+		Location: binary.LittleEndian.Uint64(b[0:]),
+		Length:   binary.LittleEndian.Uint64(b[8:]),
+		LinkTime: binary.LittleEndian.Uint64(b[16:]),
 	}
 	n := binary.LittleEndian.Uint64(b[24:])
 	if n > uint64(len(b)-32) {
-		return imageLoad{}, false
+		return ImageLoad{}, false
 	}
-	il.devicePath = b[32 : 32+int(n)]
+	il.DevicePath = b[32 : 32+int(n)]
 	return il, true
 }
 
-// firmwareBlob decodes UEFI_PLATFORM_FIRMWARE_BLOB (base, length) and
+// FirmwareBlob decodes UEFI_PLATFORM_FIRMWARE_BLOB (base, length) and
 // UEFI_PLATFORM_FIRMWARE_BLOB2 (description size and text, base, length),
 // PFP 1.06 section 10.2.6.
-func firmwareBlob(t uint32, b []byte) (desc string, base, length uint64, ok bool) {
-	if t == EvEFIPlatformFirmwareBlob2 {
+func FirmwareBlob(eventType uint32, b []byte) (desc string, base, length uint64, ok bool) {
+	if eventType == evEFIPlatformFirmwareBlob2 {
 		if len(b) < 1 || len(b) != 1+int(b[0])+16 {
 			return "", 0, 0, false
 		}
-		desc, _ = asciiText(b[1 : 1+int(b[0])])
+		desc, _ = ASCIIText(b[1 : 1+int(b[0])])
 		b = b[1+int(b[0]):]
 	}
 	if len(b) != 16 {
@@ -100,56 +109,59 @@ func firmwareBlob(t uint32, b []byte) (desc string, base, length uint64, ok bool
 	return desc, binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint64(b[8:]), true
 }
 
-// handoffTablesDescription returns the TableDescription of a
+// HandoffTablesDescription returns the TableDescription of a
 // UEFI_HANDOFF_TABLE_POINTERS2 (PFP 1.06 section 10.2.6).
-func handoffTablesDescription(b []byte) (string, bool) {
+func HandoffTablesDescription(b []byte) (string, bool) {
 	if len(b) < 1 || len(b) < 1+int(b[0])+8 {
 		return "", false
 	}
-	return asciiText(b[1 : 1+int(b[0])])
+	return ASCIIText(b[1 : 1+int(b[0])])
 }
 
-// taggedEvent is a TCG_PCClientTaggedEvent (PFP 1.06 section 10.4.2.1).
-type taggedEvent struct {
-	id   uint32 // taggedEventID
-	data []byte // taggedEventData
+// TaggedEvent is a TCG_PCClientTaggedEvent (PFP 1.06 section 10.4.2.1).
+type TaggedEvent struct {
+	ID   uint32 // taggedEventID
+	Data []byte // taggedEventData
 }
 
-func parseTaggedEvent(b []byte) (taggedEvent, bool) {
+// ParseTaggedEvent decodes a TCG_PCClientTaggedEvent whose
+// taggedEventDataSize covers exactly the rest of b.
+func ParseTaggedEvent(b []byte) (TaggedEvent, bool) {
 	if len(b) < 8 {
-		return taggedEvent{}, false
+		return TaggedEvent{}, false
 	}
 	n := binary.LittleEndian.Uint32(b[4:])
 	if uint64(n) != uint64(len(b)-8) {
-		return taggedEvent{}, false
+		return TaggedEvent{}, false
 	}
-	return taggedEvent{id: binary.LittleEndian.Uint32(b), data: b[8:]}, true
+	return TaggedEvent{ID: binary.LittleEndian.Uint32(b), Data: b[8:]}, true
 }
 
 // Signature types of EFI_SIGNATURE_LIST.SignatureType (UEFI 2.10 section
 // 32.4.1).
 var (
-	efiCertX509   = guid{0xa1, 0x59, 0xc0, 0xa5, 0xe4, 0x94, 0xa7, 0x4a, 0x87, 0xb5, 0xab, 0x15, 0x5c, 0x2b, 0xf0, 0x72}
-	efiCertSHA256 = guid{0x26, 0x16, 0xc4, 0xc1, 0x4c, 0x50, 0x92, 0x40, 0xac, 0xa9, 0x41, 0xf9, 0x36, 0x93, 0x43, 0x28}
+	CertX509   = GUID{0xa1, 0x59, 0xc0, 0xa5, 0xe4, 0x94, 0xa7, 0x4a, 0x87, 0xb5, 0xab, 0x15, 0x5c, 0x2b, 0xf0, 0x72}
+	CertSHA256 = GUID{0x26, 0x16, 0xc4, 0xc1, 0x4c, 0x50, 0x92, 0x40, 0xac, 0xa9, 0x41, 0xf9, 0x36, 0x93, 0x43, 0x28}
 )
 
-// signatureEntry is one EFI_SIGNATURE_DATA of a list: its list's type,
+// SignatureEntry is one EFI_SIGNATURE_DATA of a list: its list's type,
 // SignatureOwner and SignatureData.
-type signatureEntry struct {
-	typ, owner guid
-	data       []byte
+type SignatureEntry struct {
+	Type  GUID   // the list's SignatureType
+	Owner GUID   // SignatureOwner
+	Data  []byte // SignatureData
 }
 
-// signatureLists walks the EFI_SIGNATURE_LISTs of a signature database
+// SignatureLists walks the EFI_SIGNATURE_LISTs of a signature database
 // (UEFI 2.10 section 32.4.1) and returns the number of lists and every
 // signature in them; ok is false when the lists do not tile the data
 // exactly or a signature is shorter than its owner GUID.
-func signatureLists(b []byte) (lists int, sigs []signatureEntry, ok bool) {
+func SignatureLists(b []byte) (lists int, sigs []SignatureEntry, ok bool) {
 	for len(b) > 0 {
 		if len(b) < 28 {
 			return 0, nil, false
 		}
-		var typ guid
+		var typ GUID
 		copy(typ[:], b[:16])
 		listSize := binary.LittleEndian.Uint32(b[16:])
 		hdrSize := binary.LittleEndian.Uint32(b[20:])
@@ -163,9 +175,9 @@ func signatureLists(b []byte) (lists int, sigs []signatureEntry, ok bool) {
 		}
 		lists++
 		for len(body) > 0 {
-			var owner guid
+			var owner GUID
 			copy(owner[:], body[:16])
-			sigs = append(sigs, signatureEntry{typ: typ, owner: owner, data: body[16:sigSize:sigSize]})
+			sigs = append(sigs, SignatureEntry{Type: typ, Owner: owner, Data: body[16:sigSize:sigSize]})
 			body = body[sigSize:]
 		}
 		b = b[listSize:]
@@ -173,19 +185,20 @@ func signatureLists(b []byte) (lists int, sigs []signatureEntry, ok bool) {
 	return lists, sigs, true
 }
 
-// loadOption is an EFI_LOAD_OPTION (UEFI 2.10 section 3.1.3), the value
+// LoadOption is an EFI_LOAD_OPTION (UEFI 2.10 section 3.1.3), the value
 // of a Boot#### variable.
-type loadOption struct {
-	attributes  uint32
-	description string
-	devicePath  []byte
+type LoadOption struct {
+	Attributes  uint32
+	Description string
+	DevicePath  []byte // FilePathList, raw; see DevicePathText
 }
 
-func parseLoadOption(b []byte) (loadOption, bool) {
+// ParseLoadOption decodes an EFI_LOAD_OPTION; DevicePath aliases b.
+func ParseLoadOption(b []byte) (LoadOption, bool) {
 	if len(b) < 6 {
-		return loadOption{}, false
+		return LoadOption{}, false
 	}
-	lo := loadOption{attributes: binary.LittleEndian.Uint32(b)}
+	lo := LoadOption{Attributes: binary.LittleEndian.Uint32(b)}
 	pathLen := int(binary.LittleEndian.Uint16(b[4:]))
 	rest := b[6:]
 	// Description is a NUL-terminated UTF-16 string.
@@ -197,17 +210,17 @@ func parseLoadOption(b []byte) (loadOption, bool) {
 		}
 	}
 	if end < 0 || pathLen > len(rest)-end-2 {
-		return loadOption{}, false
+		return LoadOption{}, false
 	}
-	lo.description = utf16String(rest[:end])
-	lo.devicePath = rest[end+2 : end+2+pathLen]
+	lo.Description = UTF16String(rest[:end])
+	lo.DevicePath = rest[end+2 : end+2+pathLen]
 	return lo, true
 }
 
-// asciiText returns b up to its first NUL when that is non-empty
+// ASCIIText returns b up to its first NUL when that is non-empty
 // printable text (UTF-8 without control characters other than tab and
 // newline).
-func asciiText(b []byte) (string, bool) {
+func ASCIIText(b []byte) (string, bool) {
 	if i := indexByte(b, 0); i >= 0 {
 		b = b[:i]
 	}
@@ -223,10 +236,10 @@ func asciiText(b []byte) (string, bool) {
 	return s, true
 }
 
-// utf16Text returns b decoded as UTF-16LE up to its first NUL character,
+// UTF16Text returns b decoded as UTF-16LE up to its first NUL character,
 // when b has an even length (after dropping an odd final NUL byte) and the
 // result is printable.
-func utf16Text(b []byte) (string, bool) {
+func UTF16Text(b []byte) (string, bool) {
 	if len(b)%2 != 0 && b[len(b)-1] == 0 {
 		// systemd-boot logs its UTF-16 load options one byte short.
 		b = b[:len(b)-1]
@@ -234,15 +247,15 @@ func utf16Text(b []byte) (string, bool) {
 	if len(b) < 2 || len(b)%2 != 0 {
 		return "", false
 	}
-	s := utf16String(b)
+	s := UTF16String(b)
 	if s == "" {
 		return "", false
 	}
-	return asciiText([]byte(s))
+	return ASCIIText([]byte(s))
 }
 
-// utf16String decodes UTF-16LE up to the first NUL character.
-func utf16String(b []byte) string {
+// UTF16String decodes UTF-16LE up to the first NUL character.
+func UTF16String(b []byte) string {
 	u := make([]uint16, 0, len(b)/2)
 	for i := 0; i+1 < len(b); i += 2 {
 		c := binary.LittleEndian.Uint16(b[i:])
@@ -254,13 +267,13 @@ func utf16String(b []byte) string {
 	return string(utf16.Decode(u))
 }
 
-// text returns the event data as text: ASCII/UTF-8 up to the first NUL,
+// Text returns the event data as text: ASCII/UTF-8 up to the first NUL,
 // else UTF-16LE, else false.
-func text(b []byte) (string, bool) {
-	if s, ok := asciiText(b); ok && (len(b) < 2 || b[1] != 0) {
+func Text(b []byte) (string, bool) {
+	if s, ok := ASCIIText(b); ok && (len(b) < 2 || b[1] != 0) {
 		return s, true
 	}
-	return utf16Text(b)
+	return UTF16Text(b)
 }
 
 func indexByte(b []byte, c byte) int {
@@ -274,12 +287,12 @@ func indexByte(b []byte, c byte) int {
 
 // Device paths (UEFI 2.10 section 10.3): a sequence of nodes, each Type
 // (1), SubType (1), Length (2, including these 4 bytes), ending with
-// type 0x7F subtype 0xFF. devicePathText renders them in the text form of
+// type 0x7F subtype 0xFF. DevicePathText renders them in the text form of
 // UEFI 2.10 section 10.6, for the node kinds boot paths use; any other
 // node is rendered generically as Path(type,subtype,hex), which that
 // section also defines. ok is false for a path whose lengths do not add
 // up; the nodes before the fault are still returned.
-func devicePathText(b []byte) (string, bool) {
+func DevicePathText(b []byte) (string, bool) {
 	var parts []string
 	for len(b) > 0 {
 		if len(b) < 4 {
@@ -309,7 +322,7 @@ func devicePathNode(typ, sub byte, d []byte) string {
 	le32 := func(o int) uint32 { return binary.LittleEndian.Uint32(d[o:]) }
 	le64 := func(o int) uint64 { return binary.LittleEndian.Uint64(d[o:]) }
 	guidText := func(o int) string {
-		var g guid
+		var g GUID
 		copy(g[:], d[o:o+16])
 		return strings.ToUpper(g.String())
 	}
@@ -357,7 +370,7 @@ func devicePathNode(typ, sub byte, d []byte) string {
 		}
 		return fmt.Sprintf("IPv4(%s,%s,%s,%s,%s,%s)", ip(4), proto, origin, ip(0), ip(15), ip(19))
 	case typ == 3 && sub == 24: // URI
-		if s, ok := asciiText(d); ok && len(s) == len(d) {
+		if s, ok := ASCIIText(d); ok && len(s) == len(d) {
 			return fmt.Sprintf("Uri(%s)", s)
 		}
 	case typ == 3 && sub == 10 && len(d) >= 16: // Vendor-defined messaging
@@ -377,7 +390,7 @@ func devicePathNode(typ, sub byte, d []byte) string {
 		case 1:
 			return fmt.Sprintf("HD(%d,MBR,0x%08x,0x%x,0x%x)", part, binary.LittleEndian.Uint32(sig), start, size)
 		case 2:
-			var g guid
+			var g GUID
 			copy(g[:], sig)
 			return fmt.Sprintf("HD(%d,GPT,%s,0x%x,0x%x)", part, strings.ToUpper(g.String()), start, size)
 		}
@@ -387,7 +400,7 @@ func devicePathNode(typ, sub byte, d []byte) string {
 	case typ == 4 && sub == 3 && len(d) >= 16: // Vendor-defined media
 		return vendorNode("VenMedia", guidText(0), d[16:])
 	case typ == 4 && sub == 4: // File path: UTF-16 path name
-		return utf16String(d)
+		return UTF16String(d)
 	case typ == 4 && sub == 6 && len(d) == 16: // PIWG firmware file
 		return fmt.Sprintf("FvFile(%s)", guidText(0))
 	case typ == 4 && sub == 7 && len(d) == 16: // PIWG firmware volume
@@ -405,11 +418,11 @@ func vendorNode(kind, guid string, data []byte) string {
 	return fmt.Sprintf("%s(%s,%X)", kind, guid, data)
 }
 
-// devicePathFile returns the file a device path names: its FilePath
+// DevicePathFile returns the file a device path names: its FilePath
 // media nodes (type 4, subtype 4) at its end, joined with backslashes
 // where needed, as UEFI 2.10 section 10.3.5.4 lets a path be split across
 // consecutive nodes; "" when there is none.
-func devicePathFile(b []byte) string {
+func DevicePathFile(b []byte) string {
 	var parts []string
 	for len(b) >= 4 {
 		typ, sub := b[0], b[1]
@@ -419,7 +432,7 @@ func devicePathFile(b []byte) string {
 		}
 		switch {
 		case typ == 4 && sub == 4:
-			parts = append(parts, utf16String(b[4:n]))
+			parts = append(parts, UTF16String(b[4:n]))
 		case typ == 0x7f:
 			// end of an instance or of the path
 		default:
