@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"strings"
+
+	"github.com/assay-dev/assay/internal/eventlog/uefi"
 )
 
 // Formats Parse reads and Sniff recognises.
@@ -459,7 +461,7 @@ func Sniff(b []byte) (format string, ok bool) {
 			return "", false
 		}
 		pcr, typ := binary.LittleEndian.Uint32(rest), binary.LittleEndian.Uint32(rest[4:])
-		if _, known := eventTypeNames[typ]; !known || pcr >= NumPCRs {
+		if !uefi.KnownEventType(typ) || pcr >= NumPCRs {
 			return "", false
 		}
 		size := binary.LittleEndian.Uint32(rest[28:])

@@ -3,6 +3,8 @@ package tcg
 import (
 	"crypto"
 	"fmt"
+
+	"github.com/assay-dev/assay/internal/eventlog/uefi"
 )
 
 // Event types of the TCG PC Client Platform Firmware Profile (PFP)
@@ -49,57 +51,9 @@ const (
 	EvEFISPDMDeviceAuthority     uint32 = 0x800000E4
 )
 
-var eventTypeNames = map[uint32]string{
-	EvPrebootCert:                "EV_PREBOOT_CERT",
-	EvPostCode:                   "EV_POST_CODE",
-	0x00000002:                   "EV_UNUSED",
-	EvNoAction:                   "EV_NO_ACTION",
-	EvSeparator:                  "EV_SEPARATOR",
-	EvAction:                     "EV_ACTION",
-	EvEventTag:                   "EV_EVENT_TAG",
-	EvSCRTMContents:              "EV_S_CRTM_CONTENTS",
-	EvSCRTMVersion:               "EV_S_CRTM_VERSION",
-	EvCPUMicrocode:               "EV_CPU_MICROCODE",
-	EvPlatformConfigFlags:        "EV_PLATFORM_CONFIG_FLAGS",
-	EvTableOfDevices:             "EV_TABLE_OF_DEVICES",
-	EvCompactHash:                "EV_COMPACT_HASH",
-	EvIPL:                        "EV_IPL",
-	EvIPLPartitionData:           "EV_IPL_PARTITION_DATA",
-	EvNonhostCode:                "EV_NONHOST_CODE",
-	EvNonhostConfig:              "EV_NONHOST_CONFIG",
-	EvNonhostInfo:                "EV_NONHOST_INFO",
-	EvOmitBootDeviceEvents:       "EV_OMIT_BOOT_DEVICE_EVENTS",
-	EvPostCode2:                  "EV_POST_CODE2",
-	0x80000000:                   "EV_EFI_EVENT_BASE",
-	EvEFIVariableDriverConfig:    "EV_EFI_VARIABLE_DRIVER_CONFIG",
-	EvEFIVariableBoot:            "EV_EFI_VARIABLE_BOOT",
-	EvEFIBootServicesApplication: "EV_EFI_BOOT_SERVICES_APPLICATION",
-	EvEFIBootServicesDriver:      "EV_EFI_BOOT_SERVICES_DRIVER",
-	EvEFIRuntimeServicesDriver:   "EV_EFI_RUNTIME_SERVICES_DRIVER",
-	EvEFIGPTEvent:                "EV_EFI_GPT_EVENT",
-	EvEFIAction:                  "EV_EFI_ACTION",
-	EvEFIPlatformFirmwareBlob:    "EV_EFI_PLATFORM_FIRMWARE_BLOB",
-	EvEFIHandoffTables:           "EV_EFI_HANDOFF_TABLES",
-	EvEFIPlatformFirmwareBlob2:   "EV_EFI_PLATFORM_FIRMWARE_BLOB2",
-	EvEFIHandoffTables2:          "EV_EFI_HANDOFF_TABLES2",
-	EvEFIVariableBoot2:           "EV_EFI_VARIABLE_BOOT2",
-	EvEFIGPTEvent2:               "EV_EFI_GPT_EVENT2",
-	EvEFIHCRTMEvent:              "EV_EFI_HCRTM_EVENT",
-	EvEFIVariableAuthority:       "EV_EFI_VARIABLE_AUTHORITY",
-	EvEFISPDMFirmwareBlob:        "EV_EFI_SPDM_FIRMWARE_BLOB",
-	EvEFISPDMFirmwareConfig:      "EV_EFI_SPDM_FIRMWARE_CONFIG",
-	EvEFISPDMDevicePolicy:        "EV_EFI_SPDM_DEVICE_POLICY",
-	EvEFISPDMDeviceAuthority:     "EV_EFI_SPDM_DEVICE_AUTHORITY",
-}
-
 // EventTypeName returns the PFP name of an event type (EV_IPL), or the
 // value in hex when it is not in Table 9.
-func EventTypeName(t uint32) string {
-	if s, ok := eventTypeNames[t]; ok {
-		return s
-	}
-	return fmt.Sprintf("0x%08x", t)
-}
+func EventTypeName(t uint32) string { return uefi.EventTypeName(t) }
 
 // AlgID is a TPM_ALG_ID (TCG Algorithm Registry, revision 1.34, Table 3).
 type AlgID uint16

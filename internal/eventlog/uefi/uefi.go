@@ -1,6 +1,7 @@
 // Package uefi decodes the UEFI event data structures of PFP 1.06 section
 // 10.2.6 and UEFI device paths (UEFI 2.10 chapter 10), shared by the TCG
-// (tcg) and CCEL (ccel) event log parsers.
+// (tcg) and CCEL (ccel) event log parsers, and the PFP event type names
+// both logs use.
 package uefi
 
 import (
