@@ -42,9 +42,9 @@ func MarshalTrusteeJSON(r *Report, chain []CertEntry) ([]byte, error) {
 		"host_data": serdeBytes(r.HostData[:]), "id_key_digest": serdeBytes(r.IDKeyDigest[:]),
 		"author_key_digest": serdeBytes(r.AuthorKeyDigest[:]), "report_id": serdeBytes(r.ReportID[:]),
 		"report_id_ma": serdeBytes(r.ReportIDMA[:]), "chip_id": serdeBytes(r.ChipID[:]),
-		"current":   map[string]uint8{"major": r.CurrentMajor, "minor": r.CurrentMinor, "build": r.CurrentBuild},
-		"committed": map[string]uint8{"major": r.CommittedMajor, "minor": r.CommittedMinor, "build": r.CommittedBuild},
-		"signature": map[string]any{"r": serdeBytes(pad72(r.SignatureR[:])), "s": serdeBytes(pad72(r.SignatureS[:]))},
+		"current":      map[string]uint8{"major": r.CurrentMajor, "minor": r.CurrentMinor, "build": r.CurrentBuild},
+		"committed":    map[string]uint8{"major": r.CommittedMajor, "minor": r.CommittedMinor, "build": r.CommittedBuild},
+		"signature":    map[string]any{"r": serdeBytes(pad72(r.SignatureR[:])), "s": serdeBytes(pad72(r.SignatureS[:]))},
 		"cpuid_fam_id": nil, "cpuid_mod_id": nil, "cpuid_step": nil,
 		"launch_mit_vector": nil, "current_mit_vector": nil,
 	}
