@@ -43,3 +43,57 @@ func FuzzParseTEEKey(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseReleasePolicy: no panic; every error is ErrPolicy; a policy
+// that parses evaluates without panic against an appraisal whose claims
+// are of every JSON type.
+func FuzzParseReleasePolicy(f *testing.F) {
+	for _, s := range []string{
+		`{}`, ``, `{"tee":["snp"],"min_status":"warning"}`,
+		`{"claims":{"measurement":["ab12"],"td_attributes.debug":[false],"rtmr.2":["00"],"pcrs.0":["ff"]}}`,
+		`{"claims":{"isv_svn":[3,4.5]}}`, `{"tee":[]}`, `{"min_status":"contraindicated"}`, `[]`,
+	} {
+		f.Add([]byte(s))
+	}
+	app := broker.Appraisal{TEE: "snp", Status: "affirming", Claims: map[string]any{
+		"measurement": "AB12", "td_attributes": map[string]any{"debug": false}, "rtmr": []any{"00", "11", "00"},
+		"pcrs": map[string]any{"0": "ff"}, "isv_svn": 3.0, "nothing": nil,
+	}}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := broker.ParseReleasePolicy(b)
+		if err != nil {
+			if !errors.Is(err, broker.ErrPolicy) {
+				t.Fatalf("error of unknown kind: %v", err)
+			}
+			return
+		}
+		d := p.Evaluate(app)
+		if !d.Allow && len(d.Reasons) == 0 {
+			t.Fatal("a denial without a reason")
+		}
+	})
+}
+
+// FuzzParseKeyring: no panic; every error is ErrKeyring; a keyring that
+// parses seals and opens under its active key.
+func FuzzParseKeyring(f *testing.F) {
+	f.Add([]byte("# comment\nkek-1 AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n"))
+	f.Add([]byte("a QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=\nb QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQk=\n"))
+	f.Add([]byte("kek-1 AAEC\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		kr, err := broker.ParseKeyring(b)
+		if err != nil {
+			if !errors.Is(err, broker.ErrKeyring) {
+				t.Fatalf("error of unknown kind: %v", err)
+			}
+			return
+		}
+		sealed, id, err := kr.Seal([]byte("x"), []byte("aad"))
+		if err != nil || id != kr.Active() {
+			t.Fatalf("seal: %v (kek %q, active %q)", err, id, kr.Active())
+		}
+		if got, err := kr.Open(sealed, id, []byte("aad")); err != nil || string(got) != "x" {
+			t.Fatalf("open: %q %v", got, err)
+		}
+	})
+}

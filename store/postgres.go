@@ -6,12 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"strconv"
-	"sync"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // Postgres is the Store in a PostgreSQL database, for several replicas
@@ -27,7 +27,7 @@ import (
 // its INSERT and tries again if a concurrent PutSecret of the same path
 // took that version first.
 type Postgres struct {
-	pool *connPool
+	pool *pgxpool.Pool
 	now  func() time.Time
 }
 
@@ -49,23 +49,21 @@ const pgPutSecretAttempts = 64
 // may give pool_max_conns, the most connections this Store opens (default:
 // the larger of 4 and GOMAXPROCS).
 func OpenPostgres(ctx context.Context, dsn string) (*Postgres, error) {
-	cfg, err := pgx.ParseConfig(dsn) // its errors leave out any password
+	cfg, err := pgxpool.ParseConfig(dsn) // its errors leave out any password
 	if err != nil {
 		return nil, fmt.Errorf("store: postgres: %w", err)
 	}
-	size := max(4, runtime.GOMAXPROCS(0))
-	if v, ok := cfg.RuntimeParams["pool_max_conns"]; ok {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			return nil, fmt.Errorf("store: postgres: pool_max_conns is %q, want a positive integer", v)
-		}
-		size = n
-		delete(cfg.RuntimeParams, "pool_max_conns")
+	if !strings.Contains(dsn, "pool_max_conns") {
+		cfg.MaxConns = int32(max(4, runtime.GOMAXPROCS(0)))
 	}
-	if _, ok := cfg.RuntimeParams["application_name"]; !ok {
-		cfg.RuntimeParams["application_name"] = "assay"
+	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
+		cfg.ConnConfig.RuntimeParams["application_name"] = "assay"
 	}
-	p := &Postgres{pool: newConnPool(cfg, size), now: time.Now}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("store: postgres: %w", err)
+	}
+	p := &Postgres{pool: pool, now: time.Now}
 	err = p.inTx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(pgMigrationLock)); err != nil {
 			return fmt.Errorf("lock for schema migration: %w", err)
@@ -104,17 +102,17 @@ func (p *Postgres) Ping(ctx context.Context) error {
 // Close implements Store. Connections in use close when they are
 // released.
 func (p *Postgres) Close() error {
-	p.pool.close()
+	p.pool.Close()
 	return nil
 }
 
 func (p *Postgres) withConn(ctx context.Context, fn func(*pgx.Conn) error) error {
-	c, err := p.pool.acquire(ctx)
+	c, err := p.pool.Acquire(ctx)
 	if err != nil {
 		return err
 	}
-	defer p.pool.release(c)
-	return fn(c)
+	defer c.Release()
+	return fn(c.Conn())
 }
 
 // inTx runs fn in a transaction (READ COMMITTED), committed if fn returns
@@ -581,95 +579,4 @@ FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2`, afterSeq, limit)
 		return nil, fmt.Errorf("store: list audit: %w", err)
 	}
 	return out, nil
-}
-
-// connPool is a small pool of pgx connections: at most size open, idle
-// ones reused last-in first-out, and a connection that pgx closed (after a
-// network error or a cancelled query) or that is left inside a
-// transaction dropped rather than reused. (pgxpool would need
-// github.com/jackc/puddle/v2, a module this one does not require.)
-type connPool struct {
-	cfg   *pgx.ConnConfig
-	slots chan struct{} // one token per open or opening connection
-
-	mu     sync.Mutex
-	idle   []*pgx.Conn
-	closed bool
-}
-
-var errPoolClosed = errors.New("store: postgres: store is closed")
-
-func newConnPool(cfg *pgx.ConnConfig, size int) *connPool {
-	return &connPool{cfg: cfg, slots: make(chan struct{}, size)}
-}
-
-func (p *connPool) acquire(ctx context.Context) (*pgx.Conn, error) {
-	select {
-	case p.slots <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	for {
-		p.mu.Lock()
-		if p.closed {
-			p.mu.Unlock()
-			<-p.slots
-			return nil, errPoolClosed
-		}
-		var c *pgx.Conn
-		if n := len(p.idle); n > 0 {
-			c, p.idle = p.idle[n-1], p.idle[:n-1]
-		}
-		p.mu.Unlock()
-		if c == nil {
-			break
-		}
-		if !c.IsClosed() {
-			return c, nil
-		}
-	}
-	c, err := pgx.ConnectConfig(ctx, p.cfg)
-	if err != nil {
-		<-p.slots
-		return nil, err
-	}
-	return c, nil
-}
-
-func (p *connPool) release(c *pgx.Conn) {
-	defer func() { <-p.slots }()
-	if c.IsClosed() {
-		return
-	}
-	if c.PgConn().IsBusy() || c.PgConn().TxStatus() != 'I' {
-		closeConn(c)
-		return
-	}
-	p.mu.Lock()
-	if !p.closed {
-		p.idle = append(p.idle, c)
-		c = nil
-	}
-	p.mu.Unlock()
-	if c != nil {
-		closeConn(c)
-	}
-}
-
-func (p *connPool) close() {
-	p.mu.Lock()
-	idle := p.idle
-	p.idle, p.closed = nil, true
-	p.mu.Unlock()
-	for _, c := range idle {
-		closeConn(c)
-	}
-}
-
-// closeConn says goodbye to the server, briefly: the caller's context may
-// be the one that was cancelled.
-func closeConn(c *pgx.Conn) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	c.Close(ctx)
 }

@@ -62,6 +62,15 @@ func TestImportDirection(t *testing.T) {
 			return s == "attest" || strings.HasPrefix(s, "verifier/") || strings.HasPrefix(s, "internal/") && s != "internal/cli"
 		},
 			"collateral implements the verifiers' getters and knows nothing above them"},
+		{"token", func(s string) bool { return s == "attest" },
+			"token sees only attest: it signs appraisals, it does not make them"},
+		{"broker", func(s string) bool { return s == "attest" || s == "internal/jcs" },
+			"broker seals, wraps and judges release; storage and HTTP are the server's"},
+		{"store", func(string) bool { return false },
+			"store keeps sealed bytes and records; it knows no verifier, token or broker"},
+		{"attester", func(s string) bool {
+			return s == "attest" || s == "broker" || strings.HasPrefix(s, "internal/") && s != "internal/cli"
+		}, "the attester client speaks the wire protocol; it never links the server or the verifiers"},
 	}
 	for _, p := range listPackages(t) {
 		rel, _ := local(p.ImportPath)
@@ -72,6 +81,9 @@ func TestImportDirection(t *testing.T) {
 			}
 			if irel == "internal/cli" && rel != "cmd/assay" {
 				t.Errorf("%s imports internal/cli: only cmd/assay may", rel)
+			}
+			if irel == "server" && rel != "internal/cli" {
+				t.Errorf("%s imports server: only the CLI wires the server", rel)
 			}
 			if strings.HasPrefix(irel, "cmd/") {
 				t.Errorf("%s imports %s: nothing imports a command", rel, irel)

@@ -45,6 +45,12 @@ commands:
             by content: evidence, certificates, CRLs, collateral
   inspect   say what each FILE is and print its parsed fields, without judging
   tpm       TPM credential activation: "assay tpm challenge", "assay tpm activate-check"
+  serve     run the attestation service and key broker (docs/service.md)
+  attest    gather local evidence and have a server appraise it
+  get-secret
+            attest, then fetch a secret released to this TEE
+  token     "assay token verify": check an attestation result token offline
+  audit     "assay audit verify|show": check or list the service's audit log
   version   print the version
 
 exit status (verify): 0 affirming, 3 warning, 1 rejected, 2 usage error
@@ -67,6 +73,16 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runInspect(args[1:], stdout, stderr)
 	case "tpm":
 		return runTPM(args[1:], stdout, stderr, time.Now)
+	case "serve":
+		return runServe(ctx, args[1:], stdout, stderr)
+	case "token":
+		return runToken(ctx, args[1:], stdout, stderr)
+	case "audit":
+		return runAudit(ctx, args[1:], stdout, stderr)
+	case "attest":
+		return runAttest(ctx, args[1:], stdout, stderr)
+	case "get-secret":
+		return runGetSecret(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "assay", Version)
 		return 0
@@ -93,6 +109,9 @@ type verifyFlags struct {
 	timeout  time.Duration
 	tcbTiers tierFlags
 	enrolled enrolledFlags
+	// live makes the collateral clients read the wall clock at each
+	// fetch (the server) instead of the run's fixed verification time.
+	live bool
 }
 
 func (f *verifyFlags) register(fs *flag.FlagSet) {
@@ -255,12 +274,16 @@ func (f *verifyFlags) config(stderr io.Writer) (attest.Params, verifier.Config, 
 			dir = filepath.Join(dir, "amd-kds")
 		}
 		now := p.Now
+		clock := func() time.Time { return now }
+		if f.live && f.at == "" {
+			clock = time.Now
+		}
 		logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 		cfg.SNPCollateral = &kds.Client{
 			BaseURL:  f.kdsURL,
 			Timeout:  f.timeout,
 			CacheDir: dir,
-			Now:      func() time.Time { return now },
+			Now:      clock,
 			Logger:   logger,
 		}
 		pcsDir := ""
@@ -273,7 +296,7 @@ func (f *verifyFlags) config(stderr io.Writer) (attest.Params, verifier.Config, 
 			BaseURL:  f.pcsURL,
 			Timeout:  f.timeout,
 			CacheDir: pcsDir,
-			Now:      func() time.Time { return now },
+			Now:      clock,
 			Logger:   logger,
 		}
 		if strings.TrimSuffix(f.pcsURL, "/") != pcs.DefaultBaseURL {

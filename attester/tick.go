@@ -1,0 +1,5 @@
+package attester
+
+import "time"
+
+func tick() <-chan time.Time { return time.After(20 * time.Millisecond) }

@@ -1,0 +1,40 @@
+package server_test
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/assay-dev/assay/internal/testutil"
+)
+
+// FuzzRequestBodies sends arbitrary bodies to every route that parses one
+// before authentication: the answer must be a 4xx naming the problem (or
+// success), never a panic or a 5xx.
+func FuzzRequestBodies(f *testing.F) {
+	for _, s := range []string{
+		`{"version":"0.4.0","tee":"snp","extra-params":{}}`,
+		`{"version":"0.4.0","tee":"tdx","extra-params":{"supported-hash-algorithms":["sha512"]}}`,
+		`{"version":"0.4.0","tee":"snp","extra-params":""}`,
+		`{"runtime-data":{"nonce":"x","tee-pubkey":{"kty":"EC","crv":"P-256","alg":"ECDH-ES+A256KW","x":"","y":""}},"tee-evidence":{"primary_evidence":{},"additional_evidence":""}}`,
+		`{"session_id":"00","evidence":[{"name":"a","data":"AAAA"}]}`,
+		`{"tee":"snp","hash":"sha256"}`,
+		`[]`, `null`, `{"version":1}`, "",
+	} {
+		f.Add([]byte(s))
+	}
+	e := newEnv(f, testutil.SQLiteStore(f))
+	h := e.handler
+	f.Fuzz(func(t *testing.T, body []byte) {
+		for _, path := range []string{"/kbs/v0/auth", "/kbs/v0/attest", "/v1/challenge", "/v1/attest"} {
+			req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
+			req.AddCookie(&http.Cookie{Name: "kbs-session-id", Value: "0123456789abcdef0123456789abcdef"})
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code >= 500 {
+				t.Fatalf("POST %s %q: %d %s", path, body, rec.Code, rec.Body.String())
+			}
+		}
+	})
+}
