@@ -122,39 +122,50 @@ func New(ctx context.Context, cfg Config, st store.Store, kr *broker.Keyring) (*
 	return s, nil
 }
 
+// route is one endpoint: a ServeMux pattern and its handler.
+type route struct {
+	pattern string
+	h       http.HandlerFunc
+}
+
+// routes lists every endpoint but /metrics; server/openapi.yaml describes
+// exactly these (a test holds them to it).
+func (s *Server) routes() []route {
+	return []route{
+		{"GET /healthz", s.healthz},
+		{"GET /readyz", s.readyz},
+		{"GET /.well-known/jwks.json", s.jwksHandler},
+		{"GET /openapi.yaml", s.openapi},
+
+		// Confidential Containers KBS protocol.
+		{"POST /kbs/v0/auth", s.kbsAuth},
+		{"POST /kbs/v0/attest", s.kbsAttest},
+		{"GET /kbs/v0/resource/{repo}/{type}/{tag}", s.kbsResource},
+		{"POST /kbs/v0/resource/{repo}/{type}/{tag}", s.requireAdmin(s.kbsRegisterResource)},
+
+		// Assay's challenge API.
+		{"POST /v1/challenge", s.v1Challenge},
+		{"POST /v1/attest", s.v1Attest},
+		{"GET /v1/resource/{repo}/{type}/{tag}", s.v1Resource},
+
+		// Admin API.
+		{"PUT /v1/admin/secrets/{repo}/{type}/{tag}", s.requireAdmin(s.adminPutSecret)},
+		{"GET /v1/admin/secrets", s.requireAdmin(s.adminListSecrets)},
+		{"DELETE /v1/admin/secrets/{repo}/{type}/{tag}", s.requireAdmin(s.adminDeleteSecret)},
+		{"GET /v1/admin/audit", s.requireAdmin(s.adminAudit)},
+		{"POST /v1/admin/keys/rotate", s.requireAdmin(s.adminRotateKey)},
+		{"POST /v1/admin/kek/reseal", s.requireAdmin(s.adminReseal)},
+	}
+}
+
 // Handler returns the HTTP handler of every route.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	s.route(mux, "GET /healthz", s.healthz)
-	s.route(mux, "GET /readyz", s.readyz)
+	for _, r := range s.routes() {
+		mux.Handle(r.pattern, s.instrument(r.pattern, r.h))
+	}
 	mux.Handle("GET /metrics", s.metrics.handler())
-	s.route(mux, "GET /.well-known/jwks.json", s.jwksHandler)
-	s.route(mux, "GET /openapi.yaml", s.openapi)
-
-	// Confidential Containers KBS protocol.
-	s.route(mux, "POST /kbs/v0/auth", s.kbsAuth)
-	s.route(mux, "POST /kbs/v0/attest", s.kbsAttest)
-	s.route(mux, "GET /kbs/v0/resource/{repo}/{type}/{tag}", s.kbsResource)
-	s.route(mux, "POST /kbs/v0/resource/{repo}/{type}/{tag}", s.requireAdmin(s.kbsRegisterResource))
-
-	// Assay's challenge API.
-	s.route(mux, "POST /v1/challenge", s.v1Challenge)
-	s.route(mux, "POST /v1/attest", s.v1Attest)
-	s.route(mux, "GET /v1/resource/{repo}/{type}/{tag}", s.v1Resource)
-
-	// Admin API.
-	s.route(mux, "PUT /v1/admin/secrets/{repo}/{type}/{tag}", s.requireAdmin(s.adminPutSecret))
-	s.route(mux, "GET /v1/admin/secrets", s.requireAdmin(s.adminListSecrets))
-	s.route(mux, "DELETE /v1/admin/secrets/{repo}/{type}/{tag}", s.requireAdmin(s.adminDeleteSecret))
-	s.route(mux, "GET /v1/admin/audit", s.requireAdmin(s.adminAudit))
-	s.route(mux, "POST /v1/admin/keys/rotate", s.requireAdmin(s.adminRotateKey))
-	s.route(mux, "POST /v1/admin/kek/reseal", s.requireAdmin(s.adminReseal))
 	return mux
-}
-
-// route registers h under pattern with logging, metrics and a body limit.
-func (s *Server) route(mux *http.ServeMux, pattern string, h http.HandlerFunc) {
-	mux.Handle(pattern, s.instrument(pattern, h))
 }
 
 func (s *Server) now() time.Time { return s.cfg.Now().UTC() }

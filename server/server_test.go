@@ -24,6 +24,9 @@ import (
 	"github.com/assay-dev/assay/token"
 	"github.com/assay-dev/assay/verifier"
 	"github.com/assay-dev/assay/verifier/sevsnp"
+	"github.com/assay-dev/assay/verifier/tpm"
+	"github.com/google/go-tpm/tpm2"
+	"github.com/google/go-tpm/tpm2/transport"
 )
 
 // env is one running service on loopback with a fake SNP guest whose AMD
@@ -37,7 +40,7 @@ type env struct {
 	srv     *server.Server
 }
 
-func newEnv(t testing.TB, st store.Store) *env {
+func newEnv(t testing.TB, st store.Store, edit ...func(*verifier.Config)) *env {
 	t.Helper()
 	ctx := context.Background()
 	guest := testutil.NewSNPGuest(t)
@@ -53,8 +56,12 @@ func newEnv(t testing.TB, st store.Store) *env {
 	if err != nil || admin == "" {
 		t.Fatalf("bootstrap admin: %q %v", admin, err)
 	}
+	vc := verifier.Config{SNPCache: &sevsnp.Cache{}}
+	for _, e := range edit {
+		e(&vc)
+	}
 	srv, err := server.New(ctx, server.Config{
-		Verifiers: verifier.Verifiers(verifier.Config{SNPCache: &sevsnp.Cache{}}),
+		Verifiers: verifier.Verifiers(vc),
 		Roots:     guest.Roots(),
 		Issuer:    "https://assay.test",
 	}, st, kr)
@@ -257,6 +264,40 @@ func runSuite(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 		if _, err := e.st.GetSecret(t.Context(), "default/key/1"); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("a secret was stored without credentials: %v", err)
+		}
+	})
+
+	t.Run("tpm-swtpm", func(t *testing.T) {
+		tp := testutil.StartSWTPM(t)
+		// The AK is a primary key from a fixed template: creating it here
+		// yields the key the attester will quote with. Enrol it as
+		// credential activation would (docs/tpm.md).
+		ak := testutil.CreatePrimary(t, tp, attester.AKTemplate)
+		akPub, err := tpm.ParseAKPublic(tpm2.Marshal(ak.OutPublic))
+		if err != nil {
+			t.Fatal(err)
+		}
+		enrolled := tpm.Enrollment{AK: akPub, EKSHA256: bytes.Repeat([]byte{0xab}, 32), ActivatedAt: time.Now()}
+		e := newEnv(t, open(t), func(c *verifier.Config) { c.TPMEnrolled = []tpm.Enrollment{enrolled} })
+		secret := []byte("tpm-bound secret")
+		e.putSecret(t, "default/key/tpm", secret, `{"tee":["tpm"]}`)
+		priv, pub, _ := broker.GenerateTEEKey("ec-p256")
+		src := attester.TPM{Open: func() (transport.TPM, error) { return tp, nil }}
+		c := &attester.Client{BaseURL: e.url}
+		v, err := c.Run(t.Context(), src, "tpm", pub, nil)
+		if err != nil {
+			t.Fatalf("attest: %v %+v", err, v)
+		}
+		got, err := c.Resource(t.Context(), "default/key/tpm", v.Token, priv)
+		if err != nil || !bytes.Equal(got, secret) {
+			t.Fatalf("resource: %q %v", got, err)
+		}
+		// Another server that has not enrolled this AK rejects the same
+		// TPM, and names the AK's trust as the reason.
+		e2 := newEnv(t, open(t))
+		v, err = (&attester.Client{BaseURL: e2.url}).Run(t.Context(), src, "tpm", pub, nil)
+		if !errors.Is(err, attester.ErrRejected) || !strings.Contains(v.Error, "ak") {
+			t.Fatalf("unenrolled AK: %v %q, want a rejection naming the AK", err, v.Error)
 		}
 	})
 

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,6 +27,18 @@ import (
 // another process writing the same file waits up to busy_timeout. Reads
 // use a separate pool of query_only connections, which WAL lets run
 // alongside the writer.
+//
+// Session writes are the exception: they run at synchronous=NORMAL, which
+// in WAL mode skips the fsync at commit (the frames still reach the log
+// before the statement returns, so a killed process loses nothing; only an
+// OS crash or power loss can lose them). They are safe to leave unsynced
+// because the next FULL commit syncs the whole log, earlier frames
+// included, and the service writes one before it answers an attestation:
+// the appraisal's audit record follows the nonce's consumption, so a
+// consumed nonce is on disk before any verdict leaves the server. What a
+// power loss can undo is a finished session's state (the attester then
+// attests again) or a challenge nobody answered yet. This takes three of
+// the four fsyncs out of each attestation.
 type SQLite struct {
 	w   *sql.DB // one connection, for every write
 	r   *sql.DB // query_only connections, for reads
@@ -154,6 +167,27 @@ func (s *SQLite) Close() error {
 	return errors.Join(err, s.w.Close())
 }
 
+// lazy runs one session write on the writer connection at
+// synchronous=NORMAL, restoring FULL after it (see the type's comment).
+func (s *SQLite) lazy(ctx context.Context, fn func(*sql.Conn) error) error {
+	c, err := s.w.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if _, err := c.ExecContext(ctx, "PRAGMA synchronous=NORMAL"); err != nil {
+		return err
+	}
+	ferr := fn(c)
+	// Restore FULL even if ctx ended, so the next durable write is.
+	if _, err := c.ExecContext(context.WithoutCancel(ctx), "PRAGMA synchronous=FULL"); err != nil {
+		// A connection left at NORMAL must not serve durable writes.
+		_ = c.Raw(func(any) error { return driver.ErrBadConn })
+		return errors.Join(ferr, fmt.Errorf("store: sqlite: restore synchronous=FULL: %w", err))
+	}
+	return ferr
+}
+
 // inTx runs fn in a write transaction (BEGIN IMMEDIATE).
 func (s *SQLite) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := s.w.BeginTx(ctx, nil)
@@ -239,10 +273,15 @@ func (s *SQLite) CreateSession(ctx context.Context, sess Session) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.w.ExecContext(ctx, `INSERT INTO sessions (`+sqliteSessionCols+`)
+	var res sql.Result
+	err = s.lazy(ctx, func(c *sql.Conn) error {
+		var err error
+		res, err = c.ExecContext(ctx, `INSERT INTO sessions (`+sqliteSessionCols+`)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-		sess.ID, sess.Nonce, sess.TEE, sess.ProtocolVersion, sess.HashAlg, string(sess.State),
-		sqliteTime(sess.CreatedAt), sqliteTime(sess.ExpiresAt), sess.Token, sqliteText(sess.TEEPubKey), sqliteText(sess.Result))
+			sess.ID, sess.Nonce, sess.TEE, sess.ProtocolVersion, sess.HashAlg, string(sess.State),
+			sqliteTime(sess.CreatedAt), sqliteTime(sess.ExpiresAt), sess.Token, sqliteText(sess.TEEPubKey), sqliteText(sess.Result))
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("store: create session %s: %w", sess.ID, err)
 	}
@@ -282,9 +321,14 @@ func (s *SQLite) sessionMissed(ctx context.Context, id, wanted string) error {
 
 // ConsumeSession implements Sessions with one conditional UPDATE.
 func (s *SQLite) ConsumeSession(ctx context.Context, id string, now time.Time) (Session, error) {
-	sess, err := scanSQLiteSession(s.w.QueryRowContext(ctx, `UPDATE sessions SET state = 'consumed'
+	var sess Session
+	err := s.lazy(ctx, func(c *sql.Conn) error {
+		var err error
+		sess, err = scanSQLiteSession(c.QueryRowContext(ctx, `UPDATE sessions SET state = 'consumed'
 WHERE id = ? AND state = 'pending' AND expires_at > ?
 RETURNING `+sqliteSessionCols, id, sqliteTime(dbTime(now))))
+		return err
+	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return Session{}, s.sessionMissed(ctx, id, "want pending and unexpired")
 	}
@@ -300,10 +344,15 @@ func (s *SQLite) FinishSession(ctx context.Context, id string, state SessionStat
 	if err := checkFinish(id, state, teePubKey, result); err != nil {
 		return err
 	}
-	res, err := s.w.ExecContext(ctx, `UPDATE sessions
+	var res sql.Result
+	err := s.lazy(ctx, func(c *sql.Conn) error {
+		var err error
+		res, err = c.ExecContext(ctx, `UPDATE sessions
 SET state = ?, token = ?, tee_pubkey = ?, result = ?, expires_at = COALESCE(?, expires_at)
 WHERE id = ? AND state = 'consumed'`,
-		string(state), token, sqliteText(teePubKey), sqliteText(result), sqliteNullTime(dbTime(expiresAt)), id)
+			string(state), token, sqliteText(teePubKey), sqliteText(result), sqliteNullTime(dbTime(expiresAt)), id)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("store: finish session %s: %w", id, err)
 	}
@@ -317,7 +366,12 @@ WHERE id = ? AND state = 'consumed'`,
 
 // DeleteExpiredSessions implements Sessions.
 func (s *SQLite) DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error) {
-	res, err := s.w.ExecContext(ctx, "DELETE FROM sessions WHERE expires_at < ?", sqliteTime(dbTime(now)))
+	var res sql.Result
+	err := s.lazy(ctx, func(c *sql.Conn) error {
+		var err error
+		res, err = c.ExecContext(ctx, "DELETE FROM sessions WHERE expires_at < ?", sqliteTime(dbTime(now)))
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("store: delete expired sessions: %w", err)
 	}

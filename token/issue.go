@@ -5,15 +5,16 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
-	"github.com/lestrrat-go/jwx/v2/jws"
 	"github.com/veraison/ear"
 
 	"github.com/assay-dev/assay/attest"
@@ -236,18 +237,38 @@ func (is *Issuer) Issue(results []*attest.Result, o IssueOptions) (string, error
 		return "", fmt.Errorf("token: claims: %w", err)
 	}
 
-	hdr := jws.NewHeaders()
-	if err := hdr.Set(jws.KeyIDKey, is.key.KID); err != nil {
+	return is.sign(payload)
+}
+
+// sign makes the compact JWS (RFC 7515 §7.1) of payload with ES256: the
+// protected header names the key, the signature is R ‖ S, each 32 bytes
+// big-endian (RFC 7518 §3.4), made with crypto/ecdsa directly; Verify
+// checks the same form.
+func (is *Issuer) sign(payload []byte) (string, error) {
+	hdr, err := json.Marshal(struct {
+		Alg string `json:"alg"`
+		KID string `json:"kid"`
+		Typ string `json:"typ"`
+	}{"ES256", is.key.KID, "JWT"})
+	if err != nil {
 		return "", fmt.Errorf("token: header: %w", err)
 	}
-	if err := hdr.Set(jws.TypeKey, "JWT"); err != nil {
-		return "", fmt.Errorf("token: header: %w", err)
-	}
-	tok, err := jws.Sign(payload, jws.WithKey(jwa.ES256, is.key.priv, jws.WithProtectedHeaders(hdr)))
+	enc := base64.RawURLEncoding
+	input := make([]byte, 0, enc.EncodedLen(len(hdr))+1+enc.EncodedLen(len(payload))+1+enc.EncodedLen(64))
+	input = enc.AppendEncode(input, hdr)
+	input = append(input, '.')
+	input = enc.AppendEncode(input, payload)
+	digest := sha256.Sum256(input)
+	r, s, err := ecdsa.Sign(rand.Reader, is.key.priv, digest[:])
 	if err != nil {
 		return "", fmt.Errorf("token: signing: %w", err)
 	}
-	return string(tok), nil
+	var sig [64]byte
+	r.FillBytes(sig[:32])
+	s.FillBytes(sig[32:])
+	input = append(input, '.')
+	input = enc.AppendEncode(input, sig[:])
+	return string(input), nil
 }
 
 // submodNames names each result's submod after its TEE, suffixing -2, -3

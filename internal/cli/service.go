@@ -14,6 +14,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/go-tpm/tpm2/transport"
+	"github.com/google/go-tpm/tpm2/transport/linuxtpm"
+
 	"github.com/assay-dev/assay/attester"
 	"github.com/assay-dev/assay/broker"
 	"github.com/assay-dev/assay/server"
@@ -229,6 +232,7 @@ type clientFlags struct {
 	cmd        string
 	collateral stringList
 	privLevel  int
+	tpm        string
 }
 
 type stringList []string
@@ -243,6 +247,7 @@ func (c *clientFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.cmd, "evidence-cmd", "", "gather evidence by running this shell command (see docs/service.md)")
 	fs.Var(&c.collateral, "collateral", "a collateral file to send with the evidence (repeatable)")
 	fs.IntVar(&c.privLevel, "privlevel", -1, "configfs-tsm privlevel (SNP VMPL); -1 leaves it")
+	fs.StringVar(&c.tpm, "tpm", "", "gather a TPM 2.0 quote from this device (/dev/tpmrm0); the AK must be enrolled with the server")
 }
 
 func (c *clientFlags) source() (attester.Source, []attester.File, error) {
@@ -257,8 +262,11 @@ func (c *clientFlags) source() (attester.Source, []attester.File, error) {
 	switch {
 	case c.server == "":
 		return nil, nil, errors.New("--server (or ASSAY_SERVER) is required")
-	case c.tsm != "" && c.cmd != "":
-		return nil, nil, errors.New("--configfs-tsm and --evidence-cmd are alternatives")
+	case (c.tsm != "") && (c.cmd != "") || (c.tpm != "") && (c.tsm != "" || c.cmd != ""):
+		return nil, nil, errors.New("--configfs-tsm, --tpm and --evidence-cmd are alternatives")
+	case c.tpm != "":
+		dev := c.tpm
+		return attester.TPM{Open: func() (transport.TPM, error) { return linuxtpm.Open(dev) }}, extra, nil
 	case c.cmd != "":
 		return attester.Command{Shell: c.cmd}, extra, nil
 	case c.tsm != "":
