@@ -57,10 +57,19 @@ func BootstrapAdmin(ctx context.Context, st store.Settings, supplied string) (st
 	return tok, nil
 }
 
-type adminAuth struct{ st store.Settings }
+type adminAuth struct {
+	st   store.Settings
+	mtls bool
+}
 
-// check returns the actor name for a valid admin bearer token.
+// check returns the actor name for a valid admin credential: a client
+// certificate the TLS listener verified against the admin CAs (when
+// enabled), or the admin bearer token.
 func (a adminAuth) check(r *http.Request) (string, error) {
+	if a.mtls && r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && len(r.TLS.VerifiedChains[0]) > 0 {
+		leaf := r.TLS.VerifiedChains[0][0]
+		return "mtls:" + leaf.Subject.String(), nil
+	}
 	auth := r.Header.Get("Authorization")
 	tok, ok := strings.CutPrefix(auth, "Bearer ")
 	if !ok || tok == "" {

@@ -49,6 +49,10 @@ type Config struct {
 	Build string
 	// Secure marks cookies Secure (the listener serves TLS).
 	Secure bool
+	// AdminMTLS accepts a TLS client certificate that the listener
+	// verified (tls.Config.ClientCAs holds only the admin CAs) as an admin
+	// credential, beside the bearer token.
+	AdminMTLS bool
 }
 
 func (c *Config) defaults() {
@@ -115,7 +119,7 @@ func New(ctx context.Context, cfg Config, st store.Store, kr *broker.Keyring) (*
 		return nil, errors.New("server: a store and a keyring are required")
 	}
 	s := &Server{cfg: cfg, st: st, kr: kr, metrics: newMetrics(cfg.Build)}
-	s.admin = adminAuth{st: st}
+	s.admin = adminAuth{st: st, mtls: cfg.AdminMTLS}
 	if err := s.loadKeys(ctx); err != nil {
 		return nil, err
 	}

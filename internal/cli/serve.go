@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -36,6 +37,7 @@ type serveConfig struct {
 	TLSCert        string        `json:"tls_cert"`
 	TLSKey         string        `json:"tls_key"`
 	ACMEDomain     string        `json:"acme_domain"`
+	AdminClientCA  string        `json:"admin_client_ca"`
 	ChallengeTTL   time.Duration `json:"challenge_ttl"`
 	TokenTTL       time.Duration `json:"token_ttl"`
 	Offline        bool          `json:"offline"`
@@ -99,6 +101,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "TLS certificate chain (PEM); with --tls-key serves HTTPS")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "TLS private key (PEM)")
 	fs.StringVar(&c.ACMEDomain, "acme-domain", "", "obtain the TLS certificate for this domain by ACME (Let's Encrypt); cached in --data")
+	fs.StringVar(&c.AdminClientCA, "admin-client-ca", "", "PEM CA certificates whose client certificates authenticate admins over mutual TLS (needs TLS)")
 	fs.DurationVar(&c.ChallengeTTL, "challenge-ttl", c.ChallengeTTL, "how long a challenge nonce stays usable")
 	fs.DurationVar(&c.TokenTTL, "token-ttl", c.TokenTTL, "lifetime of attestation tokens and attested sessions")
 	fs.BoolVar(&c.Offline, "offline", false, "never fetch collateral; evidence must carry it or it must be cached")
@@ -195,6 +198,9 @@ func (c *serveConfig) validate() error {
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
+	}
+	if c.AdminClientCA != "" && c.TLSCert == "" && c.ACMEDomain == "" {
+		errs = append(errs, errors.New("--admin-client-ca needs TLS (--tls-cert or --acme-domain)"))
 	}
 	if c.ACMEDomain != "" && c.TLSCert != "" {
 		errs = append(errs, errors.New("--acme-domain and --tls-cert are alternatives"))
@@ -315,7 +321,7 @@ func serve(ctx context.Context, c serveConfig, logger *slog.Logger, stderr io.Wr
 	srv, err := server.New(ctx, server.Config{
 		Issuer: issuer, ChallengeTTL: c.ChallengeTTL, TokenTTL: c.TokenTTL,
 		Verifiers: verifier.Verifiers(vcfg), Roots: roots, Logger: logger, Build: Version,
-		Secure: scheme == "https",
+		Secure: scheme == "https", AdminMTLS: c.AdminClientCA != "",
 	}, st, kr)
 	if err != nil {
 		return err
@@ -338,6 +344,21 @@ func serve(ctx context.Context, c serveConfig, logger *slog.Logger, stderr io.Wr
 			return fmt.Errorf("TLS: %w", err)
 		}
 		hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	if c.AdminClientCA != "" {
+		pemCAs, err := os.ReadFile(c.AdminClientCA)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("--admin-client-ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pemCAs) {
+			ln.Close()
+			return fmt.Errorf("--admin-client-ca %s holds no PEM certificate", c.AdminClientCA)
+		}
+		// Attesters have no client certificate; admins may present one.
+		hs.TLSConfig.ClientAuth = tls.VerifyClientCertIfGiven
+		hs.TLSConfig.ClientCAs = pool
 	}
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()

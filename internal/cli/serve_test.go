@@ -242,3 +242,65 @@ func kill9(t *testing.T, env, args []string, open func() (store.Store, *broker.K
 	// And the service starts again on the same state.
 	startServe(t, env, args...)
 }
+
+func waitReady(t *testing.T, url string, cmd *exec.Cmd, log *bytes.Buffer) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if resp, err := http.Get(url + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+	}
+	t.Fatalf("not ready at %s:\n%s", url, log.String())
+}
+
+// TestServeConfigLayers: a --config file, then ASSAY_* variables, then
+// flags, each overriding the one before.
+func TestServeConfigLayers(t *testing.T) {
+	dir := t.TempDir()
+	fileAddr, envAddr := freeAddr(t), freeAddr(t)
+	cfg := filepath.Join(dir, "assay.json")
+	b, _ := json.Marshal(map[string]any{"listen": fileAddr, "data": filepath.Join(dir, "data"), "log_level": "debug"})
+	if err := os.WriteFile(cfg, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		env  []string
+		want string
+	}{
+		{"file", nil, fileAddr},
+		{"env-over-file", []string{"ASSAY_LISTEN=" + envAddr}, envAddr},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(assayBinary(t), "serve", "--config", cfg)
+			cmd.Env = append(os.Environ(), tc.env...)
+			var log bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &log, &log
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			waitReady(t, "http://"+tc.want, cmd, &log)
+			// Graceful shutdown: SIGTERM ends the process with status 0
+			// after in-flight requests finish.
+			if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("exit after SIGTERM: %v\n%s", err, log.String())
+			}
+			if !bytes.Contains(log.Bytes(), []byte("stopped")) {
+				t.Errorf("no clean stop in the log:\n%s", log.String())
+			}
+		})
+	}
+	// An unknown setting in the file is refused with its name.
+	bad := filepath.Join(dir, "bad.json")
+	_ = os.WriteFile(bad, []byte(`{"listn": "127.0.0.1:1"}`), 0o600)
+	out, err := exec.Command(assayBinary(t), "serve", "--config", bad).CombinedOutput()
+	if err == nil || !bytes.Contains(out, []byte(`unknown setting "listn"`)) {
+		t.Errorf("bad config: %v %s", err, out)
+	}
+}
