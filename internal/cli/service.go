@@ -233,6 +233,7 @@ type clientFlags struct {
 	collateral stringList
 	privLevel  int
 	tpm        string
+	sevGuest   bool
 }
 
 type stringList []string
@@ -247,6 +248,7 @@ func (c *clientFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.cmd, "evidence-cmd", "", "gather evidence by running this shell command (see docs/service.md)")
 	fs.Var(&c.collateral, "collateral", "a collateral file to send with the evidence (repeatable)")
 	fs.IntVar(&c.privLevel, "privlevel", -1, "configfs-tsm privlevel (SNP VMPL); -1 leaves it")
+	fs.BoolVar(&c.sevGuest, "sev-guest", false, "gather an SEV-SNP extended report through go-sev-guest (configfs-tsm, else /dev/sev-guest)")
 	fs.StringVar(&c.tpm, "tpm", "", "gather a TPM 2.0 quote from this device (/dev/tpmrm0); the AK must be enrolled with the server")
 }
 
@@ -264,6 +266,16 @@ func (c *clientFlags) source() (attester.Source, []attester.File, error) {
 		return nil, nil, errors.New("--server (or ASSAY_SERVER) is required")
 	case (c.tsm != "") && (c.cmd != "") || (c.tpm != "") && (c.tsm != "" || c.cmd != ""):
 		return nil, nil, errors.New("--configfs-tsm, --tpm and --evidence-cmd are alternatives")
+	case c.sevGuest:
+		if c.tpm != "" || c.tsm != "" || c.cmd != "" {
+			return nil, nil, errors.New("--sev-guest, --configfs-tsm, --tpm and --evidence-cmd are alternatives")
+		}
+		src := attester.SEVGuest{}
+		if c.privLevel >= 0 {
+			l := uint(c.privLevel)
+			src.VMPL = &l
+		}
+		return src, extra, nil
 	case c.tpm != "":
 		dev := c.tpm
 		return attester.TPM{Open: func() (transport.TPM, error) { return linuxtpm.Open(dev) }}, extra, nil
