@@ -225,8 +225,11 @@ func (f *verifyFlags) config(stderr io.Writer) (attest.Params, verifier.Config, 
 		switch {
 		case err != nil:
 			problems = append(problems, usagef("--nonce is not hex: %v", err))
-		case len(n) == 0 || len(n) > 64:
-			problems = append(problems, usagef("--nonce is %d bytes; it must be 1 to 64", len(n)))
+		// 512 bytes: the longest nonce any evidence kind carries (a Nitro
+		// document's nonce field); each verifier refuses one its own
+		// field cannot hold (SNP, TDX, SGX, CCA: 64 bytes) in its nonce check.
+		case len(n) == 0 || len(n) > 512:
+			problems = append(problems, usagef("--nonce is %d bytes; it must be 1 to 512", len(n)))
 		}
 		p.Nonce = n
 	}

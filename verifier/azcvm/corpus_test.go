@@ -180,6 +180,19 @@ func TestNonce(t *testing.T) {
 	if _, _, err := azcvm.Verify(context.Background(), ev, azcvm.Options{Now: func() time.Time { return at(t, c.at) }, Nonce: []byte("x")}); !errors.Is(err, azcvm.ErrNonce) {
 		t.Errorf("err = %v, want ErrNonce", err)
 	}
+	// A nonce no quote can carry (the CLI takes up to 512 bytes, for
+	// Nitro) fails the nonce check as such, not as a mismatch.
+	long := append([]byte("challenge"), make([]byte, 100)...)
+	_, checks, err := azcvm.Verify(context.Background(), ev, azcvm.Options{Now: func() time.Time { return at(t, c.at) }, Nonce: long})
+	var nc *attest.Check
+	for i := range checks {
+		if checks[i].Name == "nonce" {
+			nc = &checks[i]
+		}
+	}
+	if !errors.Is(err, azcvm.ErrNonce) || nc == nil || nc.OK || !strings.Contains(nc.Detail, "at most 66") {
+		t.Errorf("109-byte nonce: err %v, check %+v", err, nc)
+	}
 }
 
 // flipEvidence rewrites Trustee v1 evidence with one byte of the HCL

@@ -27,6 +27,7 @@ type Options struct {
 	// Nonce is the expected extraData of the vTPM quote; nil means
 	// freshness is not checked, and the nonce check says so. The hardware
 	// report's REPORT_DATA carries the runtime data hash, never the nonce.
+	// A nonce longer than extraData can hold (66 bytes) fails as such.
 	Nonce []byte
 	// SNP configures the SEV-SNP report's verification (roots,
 	// certificates beside the evidence, CRLs, collateral, product, cache).
@@ -301,6 +302,11 @@ func verifyTDX(ctx context.Context, ev *Evidence, o Options, now func() time.Tim
 	return c, q.TD.ReportData[:], out, nil
 }
 
+// maxExtraData bounds a quote's extraData: TPM2B_DATA's buffer is
+// sizeof(TPMT_HA) (TPM 2.0 Part 2, section 10.4.3), a 2-byte algorithm and
+// the largest digest, 64 bytes of SHA-512; a TPM without SHA-512 takes less.
+const maxExtraData = 2 + 64
+
 // verifyQuote checks the vTPM quote with the AK of the runtime data.
 // bound says whether the hardware report verified and binds the AK.
 func verifyQuote(tq *TPMQuote, h *HCLReport, nonce []byte, bound bool) (tpm.PCRs, []attest.Check, error) {
@@ -345,6 +351,8 @@ func verifyQuote(tq *TPMQuote, h *HCLReport, nonce []byte, bound bool) (tpm.PCRs
 	switch {
 	case nonce == nil:
 		checks = append(checks, attest.Skip("nonce", "not checked: no nonce was given; the vTPM quote may be a replay (extraData is %x)", got))
+	case len(nonce) > maxExtraData:
+		fail("nonce", fmt.Errorf("%w: the nonce is %d bytes; a quote's extraData (TPM2B_DATA) holds at most %d, sizeof(TPMT_HA) with SHA-512 (TPM 2.0 Part 2, section 10.4.3): no vTPM quote can carry it", ErrNonce, len(nonce), maxExtraData))
 	case !bytes.Equal(got, nonce):
 		fail("nonce", fmt.Errorf("%w: vTPM quote extraData is %x, want %x", ErrNonce, got, nonce))
 	default:

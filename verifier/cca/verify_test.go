@@ -247,6 +247,8 @@ func TestNonce(t *testing.T) {
 				"flipped":  wrong,
 				"prefix":   challenge[:32], // zero-padded, it is not the challenge
 				"too-long": append(bytes.Clone(challenge), 0),
+				// The longest --nonce (Nitro's field): refused, not padded.
+				"cli-maximum": append(bytes.Clone(challenge), make([]byte, 512-len(challenge))...),
 			} {
 				o := right
 				o.Nonce = nonce

@@ -32,6 +32,11 @@ const (
 	maxDocument = maxPayload + 256
 )
 
+// maxNSMNonce is the longest nonce the NSM accepts ([NSM] 3.2.2.2: nonce
+// $length in [0, 512]). Parse keeps the CDDL's bound of 2.2 (maxUserData),
+// so that a document is never refused for a size its own format allows.
+const maxNSMNonce = 512
+
 // DigestSHA384 is the only value [NSM] 2.2 allows in the digest field.
 const DigestSHA384 = "SHA384"
 

@@ -25,7 +25,8 @@ type Options struct {
 	Now func() time.Time
 	// Nonce is the expected value of the document's nonce field, compared
 	// byte for byte. Nil means freshness is not checked (the nonce check
-	// says so).
+	// says so). A nonce longer than the field can hold (1024 bytes, [NSM]
+	// 2.2) fails the nonce check as such.
 	Nonce []byte
 	// Carrier is the certificate that carried the document
 	// (FormatCertificate). Nil means none, and no tls.binding check; when
@@ -314,6 +315,10 @@ func (v *verification) nonce() {
 	switch {
 	case want == nil:
 		v.skip("nonce", "not checked: no expected nonce given; the document may be a replay")
+	case len(want) > maxUserData:
+		// No document Parse accepts can carry it; say so rather than
+		// report a mismatch.
+		v.fail("nonce", fmt.Errorf("%w: the expected nonce is %d bytes; a document's nonce field holds at most %d ([NSM] 2.2), and the NSM takes at most %d ([NSM] 3.2.2.2)", ErrNonce, len(want), maxUserData, maxNSMNonce))
 	case got == nil:
 		v.fail("nonce", fmt.Errorf("%w: the document has no nonce, want %s", ErrNonce, shortHex(want)))
 	case !bytes.Equal(got, want):
