@@ -8,6 +8,7 @@ import (
 
 	"github.com/assay-dev/assay/attest"
 	"github.com/assay-dev/assay/internal/dcap"
+	"github.com/assay-dev/assay/internal/eventlog/tcg"
 	"github.com/assay-dev/assay/verifier/sevsnp"
 	"github.com/assay-dev/assay/verifier/tdx"
 )
@@ -21,10 +22,12 @@ var Coverage = attest.Coverage{
 		"the vTPM attestation key, the VM configuration (secure boot, TPM enabled, console, ...) and the user data come from the paravisor inside the TEE: REPORT_DATA commits to the runtime data carrying them (hcl.binding)",
 		"the vTPM, inside the TEE's trust boundary, signed the quoted PCR values: the guest's boot chain (firmware, bootloader, kernel) as measured into PCRs",
 		"freshness of the vTPM quote, when a nonce was given and matched its extraData",
+		"when vtpm.eventlog.replay passed: the boot events (firmware, Secure Boot variables, boot loader, kernel) that produced the quoted PCRs, decoded in event_log",
 	},
 	DoesNotProve: []string{
 		"that the paravisor measurement is a build Microsoft vouches for: that is policy against reference values",
-		"that the PCR values are good ones: no event log is replayed; compare them with reference values",
+		"that the PCR values are good ones: a replayed event log says what was measured, not that it is acceptable; compare the PCRs or the log's events with reference values",
+		"without an event log: what produced the PCR values",
 		"the guest OS and what it ran after the last PCR extension (userspace, containers)",
 		"freshness of the hardware report itself: REPORT_DATA carries the runtime data hash, not a nonce; the vTPM quote alone carries the nonce",
 		"disk encryption, or storage integrity",
@@ -123,13 +126,50 @@ func (v *Verifier) Appraise(ctx context.Context, b attest.Bundle, p attest.Param
 			}
 		}
 	}
+	if err := gatherVTPM(&o, b, ev); err != nil {
+		res.Checks = append(res.Checks, attest.Fail("hcl.parse", err))
+		return res
+	}
 	claims, checks, _ := Verify(ctx, ev, o)
 	res.Claims, res.Checks = claims, checks
 	return res
 }
 
-// Inspect describes Azure CVM evidence without judging it.
-func (*Verifier) Inspect(b []byte, _ string) (any, error) {
+// gatherVTPM finds the vTPM's collateral among the bundle: a crypto-agile
+// TCG event log. Other files are left to the other verifiers.
+func gatherVTPM(o *Options, b attest.Bundle, _ *Evidence) error {
+	for _, f := range b.Other {
+		if format, ok := SniffCollateral(f.Data); ok && format == FormatEventLog && o.EventLog == nil {
+			o.EventLog = f.Data
+		}
+	}
+	return nil
+}
+
+// SniffCollateral recognises the vTPM's collateral: a crypto-agile TCG
+// event log. No crypto.
+func (*Verifier) SniffCollateral(b []byte) (string, bool) { return SniffCollateral(b) }
+
+// SniffCollateral is the function behind Verifier.SniffCollateral.
+func SniffCollateral(b []byte) (string, bool) {
+	if f, ok := tcg.Sniff(b); ok && f == tcg.FormatCryptoAgile {
+		return FormatEventLog, true
+	}
+	return "", false
+}
+
+// Inspect describes Azure CVM evidence, or its vTPM collateral, without
+// judging it.
+func (*Verifier) Inspect(b []byte, format string) (any, error) {
+	switch format {
+	case FormatEventLog:
+		l, err := tcg.Parse(b)
+		if err != nil {
+			return nil, err
+		}
+		c := l.Claims()
+		return map[string]any{"format": format, "events": len(l.Events), "banks": c.Banks, "secure_boot": c.SecureBoot, "replayed": false}, nil
+	}
 	ev, err := Parse(b)
 	if err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"strconv"
 
+	"github.com/assay-dev/assay/internal/eventlog/tcg"
 	"github.com/assay-dev/assay/verifier/sevsnp"
 	"github.com/assay-dev/assay/verifier/tdx"
 	"github.com/assay-dev/assay/verifier/tpm"
@@ -21,14 +22,19 @@ type SNPClaims struct {
 	// PCRs are the quoted PCR values ({"sha256": {"0": hex}}); absent when
 	// the evidence carries no vTPM quote.
 	PCRs map[string]map[string]string `json:"pcrs,omitempty"`
+	// EventLog is the replayed event log decoded (secure_boot, boot
+	// applications, ...); present only when it replayed to the quote and
+	// every other check passed.
+	EventLog *tcg.Claims `json:"event_log,omitempty"`
 }
 
 // TDXClaims are the claims of az-tdx-vtpm evidence: the TD quote's claims,
 // inline, plus what the HCL and the vTPM add.
 type TDXClaims struct {
 	*tdx.Claims
-	Azure *AzureClaims                 `json:"azure"`
-	PCRs  map[string]map[string]string `json:"pcrs,omitempty"`
+	Azure    *AzureClaims                 `json:"azure"`
+	PCRs     map[string]map[string]string `json:"pcrs,omitempty"`
+	EventLog *tcg.Claims                  `json:"event_log,omitempty"`
 }
 
 // AzureClaims is what the HCL runtime data says. It is believed only

@@ -29,6 +29,10 @@
 //   - vtpm.pcr_digest: the PCR values hash to the signed pcrDigest; only
 //     then do they become claims;
 //   - nonce: the quote's extraData equals Options.Nonce (skipped without);
+//   - vtpm.eventlog.replay: the TCG event log, when given, replays
+//     (internal/eventlog/tcg) to the quoted SHA-256 PCRs 0-7 and every
+//     other PCR it extends; a mismatch names the first event that breaks
+//     it; its decoded events become the event_log claims;
 //   - the TEE's default policy (policy.debug, ...).
 //
 // # What is trusted
@@ -37,18 +41,17 @@
 // clock, and Azure's paravisor: it is the code at VMPL0 (or in the TD) that
 // puts the vTPM's AK into the runtime data. Its measurement is reported,
 // not judged: compare it with reference values.
+// An event log is trusted for nothing until it replays to the quote.
 //
 // # What the evidence does not prove
 //
 // See Coverage: freshness of the hardware report (REPORT_DATA carries the
 // runtime data hash, never a nonce), that the paravisor or the PCR values
-// are good ones (no event log is replayed), the guest's runtime, disk
-// encryption. A raw HCL report carries no vTPM quote, so no PCRs.
+// are good ones (a replayed event log says what was measured, not that it
+// is acceptable), the guest's runtime, disk encryption. A raw HCL report
+// carries no vTPM quote, so no PCRs.
 //
-// # Not done yet
-//
-// A raw TDX HCL report whose TD quote comes as a separate file: the
-// classifier takes a bare TD quote for tdx evidence of its own, so the
-// HCL report is appraised without it and tdx.parse fails naming the
-// missing quote. Verify accepts the quote through Options.TDQuote.
+// A raw TDX HCL report and its TD quote given as separate files are one
+// appraisal: Verifier.Absorbs takes the quote, and Verify receives it
+// through Options.TDQuote.
 package azcvm

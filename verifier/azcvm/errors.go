@@ -18,4 +18,7 @@ var (
 	// ErrCollateralMissing: the VCEK, the TD quote or Intel collateral
 	// needed for the hardware report was not supplied.
 	ErrCollateralMissing = errors.New("collateral missing")
+	// ErrEventLog: the event log does not parse, or does not replay to
+	// the quoted PCR values.
+	ErrEventLog = errors.New("event log")
 )

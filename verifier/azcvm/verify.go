@@ -14,6 +14,7 @@ import (
 
 	"github.com/assay-dev/assay/attest"
 	"github.com/assay-dev/assay/internal/dcap"
+	"github.com/assay-dev/assay/internal/eventlog/tcg"
 	"github.com/assay-dev/assay/verifier/sevsnp"
 	"github.com/assay-dev/assay/verifier/tdx"
 	"github.com/assay-dev/assay/verifier/tpm"
@@ -44,12 +45,17 @@ type Options struct {
 	// TDQuote is the TD quote of a raw HCL report of a TDX VM; nil means
 	// the one the evidence carries.
 	TDQuote []byte
+	// EventLog is the vTPM's TCG event log (crypto-agile, with a SHA-256
+	// bank), replayed against the quoted SHA-256 PCRs; nil means no
+	// replay, and vtpm.eventlog.replay says so.
+	EventLog []byte
 }
 
 // Verify checks Azure CVM evidence: hcl.parse (done by Parse), the
 // hardware report (snp.* or tdx.* checks of the composed verifiers),
 // hcl.binding, then the vTPM quote with the AK the binding vouches for
-// (vtpm.signature, vtpm.pcr_digest), the nonce, and policy. It returns
+// (vtpm.signature, vtpm.pcr_digest), the nonce, the event log's replay
+// (vtpm.eventlog.replay), and policy. It returns
 // the claims (*SNPClaims or *TDXClaims; unverified claims are returned
 // for display too, the error says they are not to be believed), the
 // checks in order, and an error wrapping the first failure.
@@ -116,21 +122,24 @@ func Verify(ctx context.Context, ev *Evidence, o Options) (any, []attest.Check, 
 		checks = append(checks, attest.Pass("hcl.binding", "REPORT_DATA[0:%d] of the %s report equals %s of the %d bytes of HCL runtime data (%s): the AK, VM configuration and user data come from the paravisor inside the TEE", hashLen(h.HashType), reportName(h.ReportType), hashName(h.HashType), len(h.RuntimeData), az.RuntimeDataSHA256))
 	}
 	bound := hwOK && first == nil
+	a := anchors{bound: bound}
 
 	// The vTPM quote.
 	var pcrs tpm.PCRs
+	var log *tcg.Log
 	if ev.Quote == nil {
 		checks = append(checks,
 			attest.Skip("vtpm.signature", "no vTPM quote: the evidence is a bare HCL report; the AK is bound but nothing it signed was supplied"),
 			attest.Skip("vtpm.pcr_digest", "no vTPM quote: no PCR values are attested"),
-			attest.Skip("nonce", "no vTPM quote, so no extraData to compare; REPORT_DATA carries the runtime data hash, not a nonce: the evidence may be a replay"))
+			attest.Skip("nonce", "no vTPM quote, so no extraData to compare; REPORT_DATA carries the runtime data hash, not a nonce: the evidence may be a replay"),
+			attest.Skip("vtpm.eventlog.replay", "no vTPM quote: no PCR values to replay an event log against"))
 	} else {
-		p, cs, err := verifyQuote(ev.Quote, h, o.Nonce, bound)
+		p, l, cs, err := verifyQuote(ev.Quote, h, o.Nonce, a, o.EventLog)
 		checks = append(checks, cs...)
 		if err != nil && first == nil {
 			first = err
 		}
-		pcrs = p
+		pcrs, log = p, l
 	}
 	checks = append(checks, policy...)
 	for _, c := range policy {
@@ -139,14 +148,31 @@ func Verify(ctx context.Context, ev *Evidence, o Options) (any, []attest.Check, 
 		}
 	}
 	if pcrs != nil && first == nil {
+		var lc *tcg.Claims
+		if log != nil {
+			lc = log.Claims()
+		}
 		switch c := claims.(type) {
 		case *SNPClaims:
-			c.PCRs = pcrClaims(pcrs)
+			c.PCRs, c.EventLog = pcrClaims(pcrs), lc
 		case *TDXClaims:
-			c.PCRs = pcrClaims(pcrs)
+			c.PCRs, c.EventLog = pcrClaims(pcrs), lc
 		}
 	}
 	return claims, checks, first
+}
+
+// anchors is what vouches for the AK: the hardware report's binding of
+// the runtime data (hcl.binding).
+type anchors struct {
+	bound bool // hardware report verified and hcl.binding passed
+}
+
+func (a anchors) String() string {
+	if a.bound {
+		return "the AK is trusted because the hardware report's REPORT_DATA binds the runtime data that carries it (hcl.binding), not by an AK certificate"
+	}
+	return "but the AK is NOT vouched for: the hardware report or its binding of the runtime data failed"
 }
 
 func reportName(t uint32) string {
@@ -307,9 +333,10 @@ func verifyTDX(ctx context.Context, ev *Evidence, o Options, now func() time.Tim
 // the largest digest, 64 bytes of SHA-512; a TPM without SHA-512 takes less.
 const maxExtraData = 2 + 64
 
-// verifyQuote checks the vTPM quote with the AK of the runtime data.
-// bound says whether the hardware report verified and binds the AK.
-func verifyQuote(tq *TPMQuote, h *HCLReport, nonce []byte, bound bool) (tpm.PCRs, []attest.Check, error) {
+// verifyQuote checks the vTPM quote with the AK of the runtime data, then
+// replays the event log, when there is one, against the verified PCRs. a
+// says what vouches for the AK.
+func verifyQuote(tq *TPMQuote, h *HCLReport, nonce []byte, a anchors, eventLog []byte) (tpm.PCRs, *tcg.Log, []attest.Check, error) {
 	var checks []attest.Check
 	var first error
 	fail := func(name string, err error) {
@@ -318,10 +345,14 @@ func verifyQuote(tq *TPMQuote, h *HCLReport, nonce []byte, bound bool) (tpm.PCRs
 			first = err
 		}
 	}
+	skipLog := func(why string) {
+		checks = append(checks, attest.Skip("vtpm.eventlog.replay", "%s", why))
+	}
 	q, err := tpm.ParseAttest(tq.Message)
 	if err != nil {
 		fail("vtpm.signature", err)
-		return nil, checks, first
+		skipLog("not replayed: the quote did not verify")
+		return nil, nil, checks, first
 	}
 	// Trustee carries the bare RSASSA signature; the vTPM signs quotes
 	// with its RSA AK, RSASSA-PKCS1-v1_5 over SHA-256.
@@ -329,13 +360,10 @@ func verifyQuote(tq *TPMQuote, h *HCLReport, nonce []byte, bound bool) (tpm.PCRs
 	ak := &tpm.AK{Key: h.Runtime.AK}
 	if err := tpm.VerifySignature(ak, q.Sig, q.Raw); err != nil {
 		fail("vtpm.signature", err)
-		return nil, checks, first
+		skipLog("not replayed: the quote did not verify")
+		return nil, nil, checks, first
 	}
-	trust := "the AK is trusted because the hardware report's REPORT_DATA binds the runtime data that carries it (hcl.binding), not by an AK certificate"
-	if !bound {
-		trust = "but the AK is NOT vouched for: the hardware report or its binding of the runtime data failed"
-	}
-	checks = append(checks, attest.Pass("vtpm.signature", "the vTPM quote (%d bytes of TPMS_ATTEST) is signed RSASSA-SHA256 by the runtime data's %s; %s", len(q.Raw), AKKeyID, trust))
+	checks = append(checks, attest.Pass("vtpm.signature", "the vTPM quote (%d bytes of TPMS_ATTEST) is signed RSASSA-SHA256 by the runtime data's %s; %s", len(q.Raw), AKKeyID, a))
 
 	q.PCRs = tpm.PCRs{tpm2.TPMAlgSHA256: {}}
 	for i, v := range tq.PCRs {
@@ -358,8 +386,21 @@ func verifyQuote(tq *TPMQuote, h *HCLReport, nonce []byte, bound bool) (tpm.PCRs
 	default:
 		checks = append(checks, attest.Pass("nonce", "vTPM quote extraData equals the nonce %x", nonce))
 	}
-	if err != nil {
-		return nil, checks, first
+	var log *tcg.Log
+	switch {
+	case err != nil:
+		skipLog("not replayed: the PCR values are not the quoted ones")
+		return nil, nil, checks, first
+	case len(eventLog) == 0:
+		skipLog("no event log: the PCR values are reported, not explained (give the vTPM's binary_bios_measurements beside the evidence)")
+	default:
+		l, detail, err := replayLog(eventLog, pcrs)
+		if err != nil {
+			fail("vtpm.eventlog.replay", err)
+		} else {
+			log = l
+			checks = append(checks, attest.Pass("vtpm.eventlog.replay", "%s", detail))
+		}
 	}
-	return pcrs, checks, first
+	return pcrs, log, checks, first
 }
