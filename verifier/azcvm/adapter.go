@@ -3,7 +3,9 @@ package azcvm
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
+	"fmt"
 	"time"
 
 	"github.com/assay-dev/assay/attest"
@@ -22,6 +24,7 @@ var Coverage = attest.Coverage{
 		"the vTPM attestation key, the VM configuration (secure boot, TPM enabled, console, ...) and the user data come from the paravisor inside the TEE: REPORT_DATA commits to the runtime data carrying them (hcl.binding)",
 		"the vTPM, inside the TEE's trust boundary, signed the quoted PCR values: the guest's boot chain (firmware, bootloader, kernel) as measured into PCRs",
 		"freshness of the vTPM quote, when a nonce was given and matched its extraData",
+		"when vtpm.ak_certificate passed: Microsoft's vTPM CA (Azure Virtual TPM Root Certificate Authority 2023) also certifies the AK, an anchor independent of the hardware report",
 		"when vtpm.eventlog.replay passed: the boot events (firmware, Secure Boot variables, boot loader, kernel) that produced the quoted PCRs, decoded in event_log",
 	},
 	DoesNotProve: []string{
@@ -130,28 +133,70 @@ func (v *Verifier) Appraise(ctx context.Context, b attest.Bundle, p attest.Param
 		res.Checks = append(res.Checks, attest.Fail("hcl.parse", err))
 		return res
 	}
+	if len(p.Roots) > 0 {
+		o.AKRoots = p.Roots
+	}
 	claims, checks, _ := Verify(ctx, ev, o)
 	res.Claims, res.Checks = claims, checks
 	return res
 }
 
-// gatherVTPM finds the vTPM's collateral among the bundle: a crypto-agile
-// TCG event log. Other files are left to the other verifiers.
-func gatherVTPM(o *Options, b attest.Bundle, _ *Evidence) error {
-	for _, f := range b.Other {
-		if format, ok := SniffCollateral(f.Data); ok && format == FormatEventLog && o.EventLog == nil {
-			o.EventLog = f.Data
+// gatherVTPM finds the vTPM's collateral among the bundle: its AK
+// certificate (a certificate with the TCG AK extended key usage, or an NV
+// read of one; the one certifying the runtime data's AK first) with the CA
+// certificates beside it as intermediates, and a crypto-agile TCG event
+// log. A malformed NV read is an error; other files are left to the other
+// verifiers.
+func gatherVTPM(o *Options, b attest.Bundle, ev *Evidence) error {
+	var candidates []*x509.Certificate
+	for _, c := range b.Certificates {
+		switch {
+		case IsAKCertificate(c) || (!c.IsCA && ev.HCL.Runtime.AK.Equal(c.PublicKey)):
+			candidates = append(candidates, c)
+		case c.IsCA:
+			o.AKIntermediates = append(o.AKIntermediates, c)
 		}
+	}
+	for _, f := range b.Other {
+		if format, ok := SniffCollateral(f.Data); ok {
+			switch format {
+			case FormatAKCertNV:
+				c, err := ParseAKCertificate(f.Data)
+				if err != nil {
+					return fmt.Errorf("%s: %w", f.Name, err)
+				}
+				candidates = append(candidates, c)
+			case FormatEventLog:
+				if o.EventLog == nil {
+					o.EventLog = f.Data
+				}
+			}
+		}
+	}
+	for _, c := range candidates {
+		if ev.HCL.Runtime.AK.Equal(c.PublicKey) {
+			o.AKCertificate = c
+			return nil
+		}
+	}
+	if len(candidates) > 0 {
+		// None certifies this AK: the first is judged, and its check
+		// says whose key it certifies.
+		o.AKCertificate = candidates[0]
 	}
 	return nil
 }
 
-// SniffCollateral recognises the vTPM's collateral: a crypto-agile TCG
-// event log. No crypto.
+// SniffCollateral recognises the vTPM's collateral that is not a bare
+// certificate: an NV read of the AK certificate (DER and zero fill), and a
+// crypto-agile TCG event log. No crypto.
 func (*Verifier) SniffCollateral(b []byte) (string, bool) { return SniffCollateral(b) }
 
 // SniffCollateral is the function behind Verifier.SniffCollateral.
 func SniffCollateral(b []byte) (string, bool) {
+	if sniffAKCertNV(b) {
+		return FormatAKCertNV, true
+	}
 	if f, ok := tcg.Sniff(b); ok && f == tcg.FormatCryptoAgile {
 		return FormatEventLog, true
 	}
@@ -162,6 +207,14 @@ func SniffCollateral(b []byte) (string, bool) {
 // judging it.
 func (*Verifier) Inspect(b []byte, format string) (any, error) {
 	switch format {
+	case FormatAKCertNV:
+		c, err := ParseAKCertificate(b)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"format": format, "nv_index": fmt.Sprintf("0x%08x", AKCertNVIndex), "subject": c.Subject.String(), "issuer": c.Issuer.String(),
+			"serial": fmt.Sprintf("%#x", c.SerialNumber), "not_before": c.NotBefore.UTC().Format(time.RFC3339), "not_after": c.NotAfter.UTC().Format(time.RFC3339),
+			"spki_sha256": sha256Hex(c.RawSubjectPublicKeyInfo)}, nil
 	case FormatEventLog:
 		l, err := tcg.Parse(b)
 		if err != nil {
@@ -181,4 +234,9 @@ func (*Verifier) Inspect(b []byte, format string) (any, error) {
 		"vtpm_quote":   ev.Quote != nil,
 		"certificates": len(ev.VCEK),
 	}, nil
+}
+
+func sha256Hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
 }

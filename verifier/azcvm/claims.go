@@ -57,6 +57,12 @@ type AKPub struct {
 	Bits int    `json:"bits"`
 	// SPKISHA256 is the SHA-256 of the key's SubjectPublicKeyInfo DER.
 	SPKISHA256 string `json:"spki_sha256"`
+	// VouchedBy names the checks that passed and vouch for the AK:
+	// "hcl.binding" (the hardware report binds the runtime data naming
+	// it) and "vtpm.ak_certificate" (Microsoft's vTPM CA certifies it).
+	VouchedBy []string `json:"vouched_by"`
+	// Certificate is the AK certificate, when vtpm.ak_certificate passed.
+	Certificate *tpm.CertClaims `json:"certificate,omitempty"`
 }
 
 func newAzureClaims(h *HCLReport) *AzureClaims {
@@ -68,7 +74,7 @@ func newAzureClaims(h *HCLReport) *AzureClaims {
 			c.VMConfiguration[snake(k)] = v
 		}
 	}
-	c.AKPub = AKPub{KID: AKKeyID, KTY: "RSA", Bits: h.Runtime.AK.N.BitLen()}
+	c.AKPub = AKPub{KID: AKKeyID, KTY: "RSA", Bits: h.Runtime.AK.N.BitLen(), VouchedBy: []string{}}
 	if der, err := x509.MarshalPKIXPublicKey(h.Runtime.AK); err == nil {
 		s := sha256.Sum256(der)
 		c.AKPub.SPKISHA256 = hex.EncodeToString(s[:])

@@ -1,6 +1,7 @@
 package azcvm
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"errors"
 	"os"
@@ -12,14 +13,15 @@ import (
 	"github.com/assay-dev/assay/verifier/tpm"
 )
 
-// FuzzParseCollateral: the vTPM collateral readers never panic. Inspect
-// describes whatever SniffCollateral recognised; a log replayed against
-// PCR values fails only with ErrEventLog. Seeded with the event log of
-// testdata/ (see its README).
+// FuzzParseCollateral: the vTPM collateral readers never panic. What
+// SniffCollateral calls an NV read parses, and a parsed certificate parses
+// again from its own DER; Inspect describes whatever was sniffed; a log
+// replayed against PCR values fails only with ErrEventLog. Seeded with
+// the NV read and the event log of testdata/ (see its README).
 //
 //	go test -run XXX -fuzz '^FuzzParseCollateral$' -fuzztime 20000x ./verifier/azcvm/
 func FuzzParseCollateral(f *testing.F) {
-	for _, n := range []string{"go-attestation-crypto-agile-eventlog.bin"} {
+	for _, n := range []string{"openpcc-azure-ak-cert-03.nvraw.bin", "go-attestation-crypto-agile-eventlog.bin"} {
 		b, err := os.ReadFile(filepath.Join("testdata", n))
 		if err != nil {
 			f.Fatal(err)
@@ -34,6 +36,18 @@ func FuzzParseCollateral(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		format, sniffed := SniffCollateral(b)
+		c, err := ParseAKCertificate(b)
+		switch {
+		case sniffed && format == FormatAKCertNV && err != nil:
+			t.Fatalf("sniffed as an NV read, but: %v", err)
+		case err != nil && !errors.Is(err, ErrMalformed):
+			t.Fatalf("parse error of another kind: %v", err)
+		case err == nil:
+			again, err := ParseAKCertificate(c.Raw)
+			if err != nil || !bytes.Equal(again.Raw, c.Raw) {
+				t.Fatalf("the certificate's own DER: %v", err)
+			}
+		}
 		if sniffed {
 			_, _ = (&Verifier{}).Inspect(b, format)
 		}

@@ -21,11 +21,16 @@
 //     carries the HCL's TDREPORT (same REPORTDATA and MRTD);
 //   - hcl.binding: REPORT_DATA[0:32] equals SHA-256 of the runtime data
 //     bytes exactly as in the HCL report (the hash type the HCL names);
+//   - vtpm.ak_certificate: when an AK certificate is given (vTPM NV index
+//     0x01C101D0), it certifies the runtime data's AK and chains to the
+//     Azure Virtual TPM Root Certificate Authority 2023 (embedded in
+//     package tpm): a second anchor for the AK, independent of the
+//     hardware report; skipped without one;
 //   - vtpm.signature: the quote verifies with the runtime data's AK, using
-//     package tpm. The AK has no certificate here: it is trusted because
-//     the hardware report binds the runtime data that carries it, and the
-//     check's detail says so (or says it is not vouched for when the
-//     hardware report or the binding failed);
+//     package tpm. The check's detail names what vouches for the AK: the
+//     hardware report binding the runtime data that carries it, and the
+//     AK certificate when it passed (or says the AK is not vouched for
+//     when the hardware report or the binding failed);
 //   - vtpm.pcr_digest: the PCR values hash to the signed pcrDigest; only
 //     then do they become claims;
 //   - nonce: the quote's extraData equals Options.Nonce (skipped without);
@@ -40,7 +45,8 @@
 // The embedded AMD roots (sevsnp) or the Intel SGX Root CA (dcap), the
 // clock, and Azure's paravisor: it is the code at VMPL0 (or in the TD) that
 // puts the vTPM's AK into the runtime data. Its measurement is reported,
-// not judged: compare it with reference values.
+// not judged: compare it with reference values. With an AK certificate,
+// also Microsoft's vTPM CA (the embedded Azure root, or Options.AKRoots).
 // An event log is trusted for nothing until it replays to the quote.
 //
 // # What the evidence does not prove

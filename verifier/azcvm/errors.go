@@ -18,6 +18,10 @@ var (
 	// ErrCollateralMissing: the VCEK, the TD quote or Intel collateral
 	// needed for the hardware report was not supplied.
 	ErrCollateralMissing = errors.New("collateral missing")
+	// ErrChain: an AK certificate supplied beside the evidence certifies
+	// another key than the runtime data's AK, or does not chain to a
+	// trusted vTPM CA at the verification time.
+	ErrChain = errors.New("certificate chain")
 	// ErrEventLog: the event log does not parse, or does not replay to
 	// the quoted PCR values.
 	ErrEventLog = errors.New("event log")

@@ -8,6 +8,8 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
@@ -259,3 +261,55 @@ func buildEventLog(evs []logEvent) eventLog {
 // event's offset: pcrIndex, eventType, count, SHA-1 algorithm and digest,
 // SHA-256 algorithm.
 const sha256DigestOffset = 4 + 4 + 4 + 2 + 20 + 2
+
+// AK certificates of a test "Azure" vTPM CA: a root, a "Global Virtual TPM
+// CA" intermediate and an AK certificate with the TCG AK extended key
+// usage, as Azure's have. Trusted only where a test passes the root.
+type akPKI struct {
+	root, inter *x509.Certificate
+	interKey    *rsa.PrivateKey
+}
+
+func newAKPKI(t testing.TB) *akPKI {
+	t.Helper()
+	rootKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	interKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := func(cn string, serial int64) *x509.Certificate {
+		return &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn, Organization: []string{"Assay test"}},
+			NotBefore: synthAt.AddDate(-2, 0, 0), NotAfter: synthAt.AddDate(2, 0, 0), IsCA: true, BasicConstraintsValid: true,
+			KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign}
+	}
+	rootT := ca("Test Virtual TPM Root Certificate Authority", 1)
+	root := mustIssue(t, rootT, rootT, &rootKey.PublicKey, rootKey)
+	inter := mustIssue(t, ca("Test Global Virtual TPM CA - 01", 2), root, &interKey.PublicKey, rootKey)
+	return &akPKI{root: root, inter: inter, interKey: interKey}
+}
+
+// issue certifies key as an AK, valid around synthAt.
+func (p *akPKI) issue(t testing.TB, key *rsa.PublicKey) *x509.Certificate {
+	t.Helper()
+	return mustIssue(t, &x509.Certificate{
+		SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: "0123456789ab.ConfidentialVM.Azure.test"},
+		NotBefore: synthAt.AddDate(0, -1, 0), NotAfter: synthAt.AddDate(1, 0, 0), KeyUsage: x509.KeyUsageDigitalSignature,
+		UnknownExtKeyUsage: []asn1.ObjectIdentifier{{2, 23, 133, 8, 3}},
+	}, p.inter, key, p.interKey)
+}
+
+func mustIssue(t testing.TB, tmpl, parent *x509.Certificate, pub, signer any) *x509.Certificate {
+	t.Helper()
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}

@@ -45,6 +45,16 @@ type Options struct {
 	// TDQuote is the TD quote of a raw HCL report of a TDX VM; nil means
 	// the one the evidence carries.
 	TDQuote []byte
+	// AKCertificate is the vTPM's AK certificate (NV index 0x01C101D0),
+	// a second anchor for the AK; nil means none, and
+	// vtpm.ak_certificate is skipped: hcl.binding alone vouches for it.
+	AKCertificate *x509.Certificate
+	// AKIntermediates are tried beside those embedded in package tpm
+	// ("Global Virtual TPM CA - 01/03"); nil adds none.
+	AKIntermediates []*x509.Certificate
+	// AKRoots are the trusted vTPM CAs for AKCertificate; nil means the
+	// embedded "Azure Virtual TPM Root Certificate Authority 2023".
+	AKRoots []*x509.Certificate
 	// EventLog is the vTPM's TCG event log (crypto-agile, with a SHA-256
 	// bank), replayed against the quoted SHA-256 PCRs; nil means no
 	// replay, and vtpm.eventlog.replay says so.
@@ -53,7 +63,8 @@ type Options struct {
 
 // Verify checks Azure CVM evidence: hcl.parse (done by Parse), the
 // hardware report (snp.* or tdx.* checks of the composed verifiers),
-// hcl.binding, then the vTPM quote with the AK the binding vouches for
+// hcl.binding, the AK certificate when one is given
+// (vtpm.ak_certificate), then the vTPM quote with the AK they vouch for
 // (vtpm.signature, vtpm.pcr_digest), the nonce, the event log's replay
 // (vtpm.eventlog.replay), and policy. It returns
 // the claims (*SNPClaims or *TDXClaims; unverified claims are returned
@@ -122,7 +133,23 @@ func Verify(ctx context.Context, ev *Evidence, o Options) (any, []attest.Check, 
 		checks = append(checks, attest.Pass("hcl.binding", "REPORT_DATA[0:%d] of the %s report equals %s of the %d bytes of HCL runtime data (%s): the AK, VM configuration and user data come from the paravisor inside the TEE", hashLen(h.HashType), reportName(h.ReportType), hashName(h.HashType), len(h.RuntimeData), az.RuntimeDataSHA256))
 	}
 	bound := hwOK && first == nil
+	if bound {
+		az.AKPub.VouchedBy = append(az.AKPub.VouchedBy, "hcl.binding")
+	}
+
+	// vtpm.ak_certificate: Microsoft's vTPM CA as a second anchor.
 	a := anchors{bound: bound}
+	if c := o.AKCertificate; c == nil {
+		checks = append(checks, attest.Skip("vtpm.ak_certificate", "no AK certificate (vTPM NV index 0x%08x) was supplied: the AK is vouched for by hcl.binding alone", AKCertNVIndex))
+	} else if detail, err := checkAKCertificate(c, h.Runtime.AK, o.AKIntermediates, o.AKRoots, now()); err != nil {
+		a.certFailed = true
+		fail("vtpm.ak_certificate", err)
+	} else {
+		a.cert = true
+		checks = append(checks, attest.Pass("vtpm.ak_certificate", "%s", detail))
+		az.AKPub.VouchedBy = append(az.AKPub.VouchedBy, "vtpm.ak_certificate")
+		az.AKPub.Certificate = &tpm.CertClaims{Subject: c.Subject.String(), Issuer: c.Issuer.String(), Serial: fmt.Sprintf("%#x", c.SerialNumber), NotAfter: c.NotAfter.UTC().Format(time.RFC3339)}
+	}
 
 	// The vTPM quote.
 	var pcrs tpm.PCRs
@@ -163,14 +190,24 @@ func Verify(ctx context.Context, ev *Evidence, o Options) (any, []attest.Check, 
 }
 
 // anchors is what vouches for the AK: the hardware report's binding of
-// the runtime data (hcl.binding).
+// the runtime data (hcl.binding) and Microsoft's AK certificate.
 type anchors struct {
-	bound bool // hardware report verified and hcl.binding passed
+	bound      bool // hardware report verified and hcl.binding passed
+	cert       bool // vtpm.ak_certificate passed
+	certFailed bool // an AK certificate was supplied and did not pass
 }
 
 func (a anchors) String() string {
-	if a.bound {
-		return "the AK is trusted because the hardware report's REPORT_DATA binds the runtime data that carries it (hcl.binding), not by an AK certificate"
+	const binding = "the hardware report's REPORT_DATA binds the runtime data that carries it (hcl.binding)"
+	switch {
+	case a.bound && a.cert:
+		return "the AK is vouched for twice: " + binding + ", and Microsoft's vTPM CA certifies it (vtpm.ak_certificate)"
+	case a.bound && a.certFailed:
+		return "the AK is trusted because " + binding + "; the AK certificate supplied beside it does not vouch for it (vtpm.ak_certificate)"
+	case a.bound:
+		return "the AK is trusted because " + binding + ", not by an AK certificate"
+	case a.cert:
+		return "the hardware report or its binding of the runtime data failed: only the AK certificate vouches for the AK, and the result is not trusted"
 	}
 	return "but the AK is NOT vouched for: the hardware report or its binding of the runtime data failed"
 }
