@@ -51,6 +51,7 @@ commands:
             attest, then fetch a secret released to this TEE
   token     "assay token verify": check an attestation result token offline
   audit     "assay audit verify|show": check or list the service's audit log
+  collateral "assay collateral prefetch|status|export|import|keygen": the collateral cache for fleets and air gaps
   version   print the version
 
 exit status (verify): 0 affirming, 3 warning, 1 rejected, 2 usage error
@@ -83,6 +84,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runAttest(ctx, args[1:], stdout, stderr)
 	case "get-secret":
 		return runGetSecret(ctx, args[1:], stdout, stderr)
+	case "collateral":
+		return runCollateral(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "assay", Version)
 		return 0
