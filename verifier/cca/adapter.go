@@ -2,8 +2,11 @@ package cca
 
 import (
 	"context"
+	"crypto"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
+	"encoding/pem"
 	"time"
 
 	"github.com/assay-dev/assay/attest"
@@ -15,7 +18,7 @@ import (
 var Coverage = attest.Coverage{
 	Proves: []string{
 		"the realm token was signed by the realm attestation key (RAK) it carries, and the platform token's challenge is the hash of that RAK: the platform that signed the platform token vouched for this realm token",
-		"the platform token was signed by the CCA platform attestation key (CPAK) of a supplied endorsement (PEM or JWK key, Trustee tastore.json, or CoRIM attest-key triple) that names this platform's instance and implementation IDs, or names none",
+		"the platform token was signed by the CCA platform attestation key (CPAK) of a supplied endorsement (PEM or JWK key, Trustee tastore.json, or the attest-key triple of a CoRIM, unsigned or signed with a supplied key) that names this platform's instance and implementation IDs, or names none",
 		"RIM (initial_measurement): the realm's initial contents and configuration as the RMM measured them at creation; REM[0..3] (extensible_measurements) as the realm had extended them when it asked for the token; the personalization value given at creation",
 		"challenge: the 64 bytes the realm asked to be signed, which bind a nonce or a key to this realm",
 		"the platform's claims as its root of trust reported them: the measured software components (firmware, RMM), config, lifecycle state, implementation and instance IDs",
@@ -102,7 +105,7 @@ func (v *Verifier) Appraise(_ context.Context, b attest.Bundle, p attest.Params)
 		}
 		ends = append(ends, es...)
 	}
-	claims, checks, err := Verify(t, Options{Endorsements: ends, Now: func() time.Time { return now }, Nonce: p.Nonce})
+	claims, checks, err := Verify(t, Options{Endorsements: ends, Now: func() time.Time { return now }, Nonce: p.Nonce, CoRIMKeys: coRIMKeys(b)})
 	res.Checks = append(res.Checks, checks...)
 	if err != nil {
 		return res
@@ -110,6 +113,46 @@ func (v *Verifier) Appraise(_ context.Context, b attest.Bundle, p attest.Params)
 	res.Claims = claims
 	res.Checks = append(res.Checks, v.Policy.Apply(claims)...)
 	return res
+}
+
+// coRIMKeys are the keys a signed CoRIM may verify with: every public key
+// given beside the evidence, as a certificate, a PEM PUBLIC KEY (of any
+// type: CoRIMs are signed with RSA and EdDSA too) or an EC JWK. They are
+// keys the operator supplied; none is chained to anything.
+func coRIMKeys(b attest.Bundle) []crypto.PublicKey {
+	var keys []crypto.PublicKey
+	for _, c := range b.Certificates {
+		keys = append(keys, c.PublicKey)
+	}
+	for _, o := range b.Other {
+		format, ok := SniffCollateral(o.Data)
+		if !ok {
+			continue
+		}
+		switch format {
+		case FormatPEMKey:
+			for rest := o.Data; ; {
+				var blk *pem.Block
+				blk, rest = pem.Decode(rest)
+				if blk == nil {
+					break
+				}
+				if blk.Type != "PUBLIC KEY" {
+					continue
+				}
+				if k, err := x509.ParsePKIXPublicKey(blk.Bytes); err == nil {
+					keys = append(keys, k)
+				}
+			}
+		case FormatJWK:
+			if es, err := parseJWKFile(o.Data); err == nil {
+				for _, e := range es {
+					keys = append(keys, e.Key)
+				}
+			}
+		}
+	}
+	return keys
 }
 
 func realmProfileName(c *Claims) string {
@@ -134,11 +177,14 @@ func (*Verifier) Inspect(b []byte, format string) (any, error) {
 			NotBefore        string `json:"not_before,omitempty"`
 			NotAfter         string `json:"not_after,omitempty"`
 			Unusable         string `json:"unusable,omitempty"`
+			// CoRIMSigner: the signer a signed CoRIM names (its
+			// signature is not checked here).
+			CoRIMSigner string `json:"corim_signer,omitempty"`
 		}
 		keys := []key{}
 		for _, e := range ends {
 			c := e.claims()
-			k := key{Curve: c.Curve, SPKISHA256: c.SPKISHA256, ImplementationID: hex.EncodeToString(e.ImplementationID), InstanceID: hex.EncodeToString(e.InstanceID), Unusable: e.unbindable}
+			k := key{Curve: c.Curve, SPKISHA256: c.SPKISHA256, ImplementationID: hex.EncodeToString(e.ImplementationID), InstanceID: hex.EncodeToString(e.InstanceID), Unusable: e.unbindable, CoRIMSigner: c.CoRIMSigner}
 			if !e.NotBefore.IsZero() {
 				k.NotBefore = e.NotBefore.UTC().Format(time.RFC3339)
 			}

@@ -88,6 +88,10 @@ type CPAKClaims struct {
 	// identify the key.
 	Curve      string `json:"curve"`
 	SPKISHA256 string `json:"spki_sha256"`
+	// CoRIMSigner is the signer a signed CoRIM names (corim-meta's
+	// signer-name, or the CWT issuer), whose signature verified with a
+	// supplied key; empty for other sources.
+	CoRIMSigner string `json:"corim_signer,omitempty"`
 }
 
 // NewClaims decodes the token's claims, as the token states them: Verify

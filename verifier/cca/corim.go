@@ -33,10 +33,12 @@ const (
 )
 
 // unsignedCoRIM is unsigned-corim-map: the tags and the
-// validity; identity, profile and entities are not needed here.
+// validity; identity, profile and entities are not needed here. A tag is
+// a tagged CoMID, CoSWID or CoTL, or (earlier drafts, and the CoRIMs
+// veraison/corim v1.1.2 writes) a byte string holding one.
 type unsignedCoRIM struct {
-	Tags     []cbor.RawTag `cbor:"1,keyasint"`
-	Validity *validityMap  `cbor:"4,keyasint,omitempty"`
+	Tags     []cbor.RawMessage `cbor:"1,keyasint"`
+	Validity *validityMap      `cbor:"4,keyasint,omitempty"`
 }
 
 // validityMap is validity-map: not-before is optional,
@@ -80,10 +82,18 @@ func parseCoRIM(b []byte) ([]Endorsement, error) {
 		return nil, fmt.Errorf("%w: CoRIM: %v", ErrMalformed, err)
 	}
 	if top.Number != tagUnsignedCoRIM {
-		return nil, fmt.Errorf("%w: CoRIM: CBOR tag %d, want %d (unsigned CoRIM; signed CoRIMs are not supported)", ErrMalformed, top.Number, tagUnsignedCoRIM)
+		return nil, fmt.Errorf("%w: CoRIM: CBOR tag %d, want %d (unsigned CoRIM; a signed CoRIM is tag 18, COSE_Sign1)", ErrMalformed, top.Number, tagUnsignedCoRIM)
+	}
+	return parseCoRIMMap(top.Content)
+}
+
+// parseCoRIMMap reads an unsigned-corim-map (without its tag).
+func parseCoRIMMap(content []byte) ([]Endorsement, error) {
+	if corimDecErr != nil {
+		return nil, fmt.Errorf("CBOR decoder: %v", corimDecErr)
 	}
 	var c unsignedCoRIM
-	if err := corimDec.Unmarshal(top.Content, &c); err != nil {
+	if err := corimDec.Unmarshal(content, &c); err != nil {
 		return nil, fmt.Errorf("%w: CoRIM: %v", ErrMalformed, err)
 	}
 	var notBefore, notAfter time.Time
@@ -97,7 +107,18 @@ func parseCoRIM(b []byte) ([]Endorsement, error) {
 		}
 	}
 	var out []Endorsement
-	for i, tag := range c.Tags {
+	for i, raw := range c.Tags {
+		if len(raw) > 0 && raw[0]>>5 == 2 {
+			var inner []byte
+			if err := corimDec.Unmarshal(raw, &inner); err != nil {
+				return nil, fmt.Errorf("%w: CoRIM tag %d: %v", ErrMalformed, i, err)
+			}
+			raw = inner
+		}
+		var tag cbor.RawTag
+		if err := corimDec.Unmarshal(raw, &tag); err != nil {
+			return nil, fmt.Errorf("%w: CoRIM tag %d is not a tagged CoMID, CoSWID or CoTL: %v", ErrMalformed, i, err)
+		}
 		if tag.Number != tagCoMID {
 			continue // CoSWID and CoTL tags carry no keys
 		}

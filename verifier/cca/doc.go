@@ -20,6 +20,10 @@
 //   - realm.signature: the realm token verifies with the RAK in its realm
 //     public key claim (a raw P-384 point, or a COSE_Key under the 2023
 //     realm profile), with an algorithm matching the key's curve;
+//   - corim.signature, only when a signed CoRIM (COSE_Sign1, as
+//     veraison/corim signs one) is among the endorsements: its signature
+//     verifies with a key supplied for it (Options.CoRIMKeys); the CPAKs
+//     of one that does not are not used;
 //   - platform.signature: the platform token verifies with a supplied CPAK
 //     whose endorsement names this token's instance and implementation IDs,
 //     or names none (a bare key file);
@@ -39,9 +43,11 @@
 // # What is trusted
 //
 // The endorsements the caller supplies, and nothing else: a PEM or JWK
-// public key, Trustee's tastore.json, or a CoRIM's attest-key triple. None
-// of them is signed or chained to a silicon vendor, and no vendor root is
-// built in, so the claim real_hardware is always null. The RAK is trusted
+// public key, Trustee's tastore.json, or a CoRIM's attest-key triple, the
+// CoRIM unsigned or signed by a key the caller supplies too. None of them
+// is chained to a silicon vendor (no certificate a signed CoRIM carries is
+// trusted), and no vendor root is built in, so the claim real_hardware is
+// always null. The RAK is trusted
 // only through the binding: the platform token, signed by the CPAK,
 // carries its hash.
 //

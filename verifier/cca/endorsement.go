@@ -37,6 +37,8 @@ const (
 	// 501), as Veraison provisions it; CPAKs come from its
 	// attest-key-triples. Reference-value triples are not compared.
 	FormatCoRIM = "corim"
+	// (FormatSignedCoRIM, in signedcorim.go: the same in a COSE_Sign1,
+	// used once its signature verifies with a supplied key.)
 )
 
 // Endorsement is one CPAK and what its source binds it to. A source that
@@ -62,6 +64,10 @@ type Endorsement struct {
 	// compared with a token (a CoRIM environment this reader does not
 	// evaluate); such a key is never used.
 	unbindable string
+	// signed is the signed CoRIM the endorsement comes from, nil for any
+	// other source; its key is used only once Verify checked the
+	// signature (corim.signature).
+	signed *signedCoRIM
 }
 
 // SniffCollateral recognises the CPAK sources and the reference-value
@@ -71,6 +77,9 @@ func SniffCollateral(b []byte) (string, bool) {
 	case len(b) >= 4 && b[0] == 0xd9 && b[1] == 0x01 && b[2] == 0xf5 && b[3]>>5 == 5:
 		// CBOR tag 501 (tagged-unsigned-corim-map) around a map.
 		return FormatCoRIM, true
+	case sniffSignedCoRIM(b):
+		// CBOR tag 18 (COSE_Sign1) with the CoRIM content type.
+		return FormatSignedCoRIM, true
 	case !utf8.Valid(b):
 		return "", false
 	case bytes.Contains(b, []byte("-----BEGIN PUBLIC KEY-----")):
@@ -136,7 +145,7 @@ func SniffCollateral(b []byte) (string, bool) {
 func ParseEndorsements(b []byte, name string) ([]Endorsement, string, error) {
 	format, ok := SniffCollateral(b)
 	if !ok {
-		return nil, "", fmt.Errorf("%w: %s is not a CPAK source this verifier knows (PEM or JWK public key, Trustee tastore.json, CoRIM)", ErrMalformed, name)
+		return nil, "", fmt.Errorf("%w: %s is not a CPAK source this verifier knows (PEM or JWK public key, Trustee tastore.json, CoRIM, signed CoRIM)", ErrMalformed, name)
 	}
 	var out []Endorsement
 	var err error
@@ -149,6 +158,8 @@ func ParseEndorsements(b []byte, name string) ([]Endorsement, string, error) {
 		out, err = parseTAStore(b)
 	case FormatCoRIM:
 		out, err = parseCoRIM(b)
+	case FormatSignedCoRIM:
+		out, err = parseSignedCoRIM(b)
 	case FormatTrusteeRVStore:
 		var rv struct {
 			Platform []json.RawMessage `json:"platform"`
@@ -161,6 +172,9 @@ func ParseEndorsements(b []byte, name string) ([]Endorsement, string, error) {
 	}
 	for i := range out {
 		out[i].Source, out[i].Format = name, format
+		if out[i].signed != nil {
+			out[i].signed.source = name
+		}
 	}
 	return out, format, nil
 }
@@ -324,6 +338,9 @@ func (e Endorsement) validAt(t time.Time) bool {
 // describe names the key and where it came from, for check details.
 func (e Endorsement) describe() string {
 	s := fmt.Sprintf("%s CPAK from %s (%s", curveName(e.Key), e.Source, e.Format)
+	if e.signed != nil {
+		s += fmt.Sprintf(" signed by %q", e.signed.signer)
+	}
 	if e.InstanceID != nil {
 		s += fmt.Sprintf(", for instance ID %x", e.InstanceID)
 	}
@@ -332,6 +349,9 @@ func (e Endorsement) describe() string {
 
 func (e Endorsement) claims() *CPAKClaims {
 	c := &CPAKClaims{Source: e.Source, Format: e.Format, Curve: curveName(e.Key)}
+	if e.signed != nil {
+		c.CoRIMSigner = e.signed.signer
+	}
 	if der, err := x509.MarshalPKIXPublicKey(e.Key); err == nil {
 		sum := sha256.Sum256(der)
 		c.SPKISHA256 = hex.EncodeToString(sum[:])

@@ -2,6 +2,10 @@ package cca_test
 
 import (
 	"bytes"
+	"crypto"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -72,6 +76,53 @@ func FuzzParse(f *testing.F) {
 		}
 		_ = cca.NewClaims(tok)
 		_, _, _ = cca.Verify(tok, cca.Options{Endorsements: ends, Nonce: []byte{1}})
+	})
+}
+
+// FuzzParseSignedCoRIM: ParseEndorsements of signed CoRIMs never panics,
+// fails only with ErrMalformed, gives keys only, with the format
+// SniffCollateral names; checking the signature of what it accepts, and
+// verifying a token with its endorsements, never panics. Seeded with the
+// signed CoRIM of testdata (see testdata/README.md) and an unsigned one.
+//
+//	go test -run XXX -fuzz '^FuzzParseSignedCoRIM$' -fuzztime 20000x -fuzzminimizetime 0 ./verifier/cca/
+func FuzzParseSignedCoRIM(f *testing.F) {
+	read := func(p string) []byte {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		return b
+	}
+	f.Add(read("testdata/signed-veraison-e2e-cca-endorsements.cbor"))
+	f.Add(read("testdata/veraison-e2e-cca-endorsements.cbor"))
+	tok, err := cca.Parse(read("testdata/veraison-e2e-cca-evidence.cbor"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	blk, _ := pem.Decode(read("testdata/signed-corim-test-signer.pub"))
+	key, err := x509.ParsePKIXPublicKey(blk.Bytes)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		sniffed, ok := cca.SniffCollateral(b)
+		es, format, err := cca.ParseEndorsements(b, "fuzz")
+		if err != nil {
+			if ok && !errors.Is(err, cca.ErrMalformed) {
+				t.Fatalf("error of another kind: %v", err)
+			}
+			return
+		}
+		if !ok || format != sniffed {
+			t.Fatalf("parsed as %q, sniffed as %q (%v)", format, sniffed, ok)
+		}
+		for _, e := range es {
+			if e.Key == nil {
+				t.Fatal("endorsement without a key")
+			}
+		}
+		_, _, _ = cca.Verify(tok, cca.Options{Endorsements: es, CoRIMKeys: []crypto.PublicKey{key}})
 	})
 }
 

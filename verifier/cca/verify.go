@@ -30,12 +30,19 @@ type Options struct {
 	// Nonce is the expected realm challenge, right-padded with zeros to 64
 	// bytes. Nil means freshness is not checked (the nonce check says so).
 	Nonce []byte
+	// CoRIMKeys are the keys that may sign a CoRIM among the
+	// Endorsements. Nil means none: a signed CoRIM's CPAKs are then not
+	// used, and corim.signature fails.
+	CoRIMKeys []crypto.PublicKey
 }
 
 // Verify checks a parsed token, in order:
 //
 //   - realm.signature: the realm token's COSE_Sign1 verifies with the RAK
 //     its realm public key claim carries (RMM A7.2.3.1);
+//   - corim.signature (only when a signed CoRIM is among the
+//     endorsements): its COSE_Sign1 verifies with one of Options.CoRIMKeys;
+//     the CPAKs of one that does not are not used;
 //   - platform.signature: the platform token's COSE_Sign1 verifies with a
 //     supplied CPAK whose endorsement names this platform's instance and
 //     implementation IDs, or names none;
@@ -81,8 +88,17 @@ func Verify(t *Token, o Options) (*Claims, []attest.Check, error) {
 		fail("realm.signature", err)
 	}
 
+	// corim.signature (only with a signed CoRIM among the endorsements)
+	ends, sigCheck, err := verifySignedCoRIMs(o.Endorsements, o.CoRIMKeys)
+	if sigCheck != nil {
+		checks = append(checks, *sigCheck)
+		if err != nil && first == nil {
+			first = err
+		}
+	}
+
 	// platform.signature, platform.endorsement
-	used, err := platformKey(t, o.Endorsements, now())
+	used, err := platformKey(t, ends, now())
 	if err != nil {
 		fail("platform.signature", err)
 	} else {
@@ -204,7 +220,10 @@ func platformKey(t *Token, ends []Endorsement, now time.Time) (Endorsement, erro
 // operator, whose choice to supply it stands; its author's statement that
 // it no longer vouches for the key is reported for a person to act on.
 func endorsementCheck(e Endorsement, now time.Time) attest.Check {
-	const provenance = "the key is trusted only because it was supplied: no vendor root endorses it, so real_hardware stays null"
+	provenance := "the key is trusted only because it was supplied: no vendor root endorses it, so real_hardware stays null"
+	if e.signed != nil {
+		provenance = fmt.Sprintf("the CoRIM's signature (signer %q) verified with a supplied key (corim.signature); that key, not a vendor root, is the anchor, so real_hardware stays null", e.signed.signer)
+	}
 	if !e.validAt(now) {
 		return attest.Warn("platform.endorsement", "%s is valid from %s to %s; the verification time %s is outside that window: its author no longer vouches for the key; %s",
 			e.Source, timeOrOpen(e.NotBefore), timeOrOpen(e.NotAfter), now.UTC().Format(time.RFC3339), provenance)
