@@ -27,7 +27,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -35,8 +34,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/assay-dev/assay/collateral/fetch"
 	"github.com/assay-dev/assay/internal/diskcache"
 	"github.com/assay-dev/assay/verifier/sevsnp"
 )
@@ -52,21 +53,35 @@ const maxBody = 1 << 20
 // caller's context also wraps the context's error.
 var ErrFetch = errors.New("amd kds")
 
-// Client implements sevsnp.Getter over AMD KDS with a disk cache.
+// Client implements sevsnp.Getter over AMD KDS with a disk cache. It is
+// safe for concurrent use, and must not be copied after first use:
+// concurrent calls for one document share one cache lookup and one fetch.
 type Client struct {
 	// BaseURL is the KDS root; empty means DefaultBaseURL.
 	BaseURL string
-	// HTTP is the client used; nil means a client with Timeout.
+	// HTTP is the client used when Fetcher is nil; nil means
+	// http.DefaultClient, bounded by Timeout.
 	HTTP *http.Client
-	// Timeout bounds each request, body included; zero means 20 seconds.
+	// Timeout bounds each attempt of a request, body included, when
+	// Fetcher is nil; zero means 20 seconds.
 	Timeout time.Duration
+	// Fetcher makes the requests: it retries transient failures, honours
+	// Retry-After, coalesces concurrent requests and limits them per host
+	// (see collateral/fetch). Nil means a Fetcher with fetch's defaults
+	// over HTTP, Timeout and Logger; when set, HTTP and Timeout are not
+	// used.
+	Fetcher *fetch.Fetcher
 	// CacheDir holds fetched documents; empty means no disk cache.
 	CacheDir string
 	// Now is the clock for CRL freshness in the cache; nil is time.Now.
 	Now func() time.Time
-	// Logger receives one line per network fetch and per cached file
-	// discarded; nil discards.
+	// Logger receives one line per network fetch, per retry and per
+	// cached file discarded; nil discards.
 	Logger *slog.Logger
+
+	mu      sync.Mutex
+	fetcher *fetch.Fetcher // the default Fetcher, made on first use
+	misses  fetch.Group[[]byte]
 }
 
 var _ sevsnp.Getter = (*Client)(nil)
@@ -99,7 +114,7 @@ func (c *Client) VCEK(ctx context.Context, p sevsnp.Product, hwid []byte, tcb se
 		q.Set("fmcSPL", strconv.Itoa(int(*tcb.FMC)))
 	}
 	path := fmt.Sprintf("/vcek/v1/%s/%s", p, hex.EncodeToString(hwid))
-	return fetch(ctx, c, path, q, "vcek", func(b []byte) (*x509.Certificate, error) {
+	return get(ctx, c, path, q, "vcek", func(b []byte) (*x509.Certificate, error) {
 		cert, err := x509.ParseCertificate(b)
 		if err != nil {
 			return nil, fmt.Errorf("not a DER certificate: %v", err)
@@ -129,7 +144,7 @@ func (c *Client) CertChain(ctx context.Context, p sevsnp.Product, k sevsnp.KeyTy
 		return nil, err
 	}
 	path := fmt.Sprintf("/%s/v1/%s/cert_chain", k, p)
-	return fetch(ctx, c, path, nil, "cert_chain", func(b []byte) ([]*x509.Certificate, error) {
+	return get(ctx, c, path, nil, "cert_chain", func(b []byte) ([]*x509.Certificate, error) {
 		var out []*x509.Certificate
 		for {
 			var blk *pem.Block
@@ -164,7 +179,7 @@ func (c *Client) CRL(ctx context.Context, p sevsnp.Product, k sevsnp.KeyType) (*
 	}
 	path := fmt.Sprintf("/%s/v1/%s/crl", k, p)
 	now := c.now()
-	return fetch(ctx, c, path, nil, "crl", func(b []byte) (*x509.RevocationList, error) {
+	return get(ctx, c, path, nil, "crl", func(b []byte) (*x509.RevocationList, error) {
 		crl, err := x509.ParseRevocationList(b)
 		if err != nil {
 			return nil, fmt.Errorf("not a DER CRL: %v", err)
@@ -210,11 +225,16 @@ func (c *Client) cacheFile(path string, q url.Values) string {
 	return filepath.Join(c.CacheDir, filepath.FromSlash(name))
 }
 
-// fetch returns the document at path as parse reads it: from the cache if
+// get returns the document at path as parse reads it: from the cache if
 // the cached copy parses, else from the network. A cached copy that does
 // not parse (damaged, or a stale CRL) is removed; a fetched document is
 // cached only once it parses.
-func fetch[T any](ctx context.Context, c *Client, path string, q url.Values, what string, parse func([]byte) (T, error)) (T, error) {
+//
+// Concurrent misses of one document share one fetch, which looks at the
+// cache again first: a caller that missed just before another filled the
+// cache does not fetch the document a second time. Each caller parses its
+// own copy of the bytes, so no two share a certificate or CRL value.
+func get[T any](ctx context.Context, c *Client, path string, q url.Values, what string, parse func([]byte) (T, error)) (T, error) {
 	var zero T
 	file := c.cacheFile(path, q)
 	if file != "" {
@@ -229,24 +249,45 @@ func fetch[T any](ctx context.Context, c *Client, path string, q url.Values, wha
 			_ = os.Remove(file)
 		}
 	}
-	b, u, err := c.download(ctx, path, q, what)
+	u := c.url(path, q)
+	b, err := c.misses.Do(ctx, u, func(ctx context.Context) ([]byte, error) {
+		if file != "" {
+			if b, err := os.ReadFile(file); err == nil {
+				if _, err := parse(b); err == nil {
+					return b, nil
+				}
+			}
+		}
+		b, err := c.download(ctx, u, what)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := parse(b); err != nil {
+			return nil, fmt.Errorf("%w: %s %s: %v", ErrFetch, what, u, err)
+		}
+		if file != "" {
+			if err := diskcache.WriteAtomic(file, b); err != nil && c.Logger != nil {
+				c.Logger.Warn("could not cache AMD collateral", "file", file, "err", err)
+			}
+		}
+		return b, nil
+	})
 	if err != nil {
+		if cerr := ctx.Err(); cerr != nil && err == cerr {
+			return zero, fmt.Errorf("%w: fetching %s %s: %w", ErrFetch, what, u, err)
+		}
 		return zero, err
 	}
-	v, err := parse(b)
+	v, err := parse(bytes.Clone(b))
 	if err != nil {
+		// The document parsed when fetched or read; only the clock can
+		// have moved (a CRL reaching its nextUpdate meanwhile).
 		return zero, fmt.Errorf("%w: %s %s: %v", ErrFetch, what, u, err)
-	}
-	if file != "" {
-		if err := diskcache.WriteAtomic(file, b); err != nil && c.Logger != nil {
-			c.Logger.Warn("could not cache AMD collateral", "file", file, "err", err)
-		}
 	}
 	return v, nil
 }
 
-// download GETs path from KDS and returns the body and the URL.
-func (c *Client) download(ctx context.Context, path string, q url.Values, what string) ([]byte, string, error) {
+func (c *Client) url(path string, q url.Values) string {
 	base := c.BaseURL
 	if base == "" {
 		base = DefaultBaseURL
@@ -255,49 +296,47 @@ func (c *Client) download(ctx context.Context, path string, q url.Values, what s
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, u, fmt.Errorf("%w: fetching %s %s: %w", ErrFetch, what, u, err)
+	return u
+}
+
+// fetcherFor returns Fetcher, or the default one over HTTP, Timeout and
+// Logger, made again if those fields have changed since.
+func (c *Client) fetcherFor() *fetch.Fetcher {
+	if c.Fetcher != nil {
+		return c.Fetcher
 	}
 	timeout := c.Timeout
 	if timeout == 0 {
 		timeout = 20 * time.Second
 	}
-	hc := c.HTTP
-	if hc == nil {
-		hc = &http.Client{Timeout: timeout}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if f := c.fetcher; f == nil || f.Client != c.HTTP || f.Timeout != timeout || f.Logger != c.Logger {
+		c.fetcher = &fetch.Fetcher{Client: c.HTTP, Timeout: timeout, Logger: c.Logger, MaxBody: maxBody}
 	}
-	// The context bounds the body read too, whatever hc's own timeout.
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, u, fmt.Errorf("%w: %s %s: %w", ErrFetch, what, u, err)
+	return c.fetcher
+}
+
+// download GETs u from KDS and returns the body.
+func (c *Client) download(ctx context.Context, u, what string) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("%w: fetching %s %s: %w", ErrFetch, what, u, err)
 	}
 	start := time.Now()
-	resp, err := hc.Do(req)
+	resp, err := c.fetcherFor().Get(ctx, u)
 	if err != nil {
-		return nil, u, fmt.Errorf("%w: fetching %s %s: %w", ErrFetch, what, u, err)
+		// The fetch error names the URL.
+		return nil, fmt.Errorf("%w: fetching %s: %w", ErrFetch, what, err)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		hint := ""
-		if resp.StatusCode == http.StatusTooManyRequests {
-			hint = " (rate limited; retry later or supply the file)"
-			if ra := resp.Header.Get("Retry-After"); ra != "" {
-				hint = fmt.Sprintf(" (rate limited; retry after %s or supply the file)", ra)
-			}
-		}
-		return nil, u, fmt.Errorf("%w: fetching %s %s: HTTP %d%s", ErrFetch, what, u, resp.StatusCode, hint)
+	if resp.Status != http.StatusOK {
+		return nil, fmt.Errorf("%w: fetching %s %s: HTTP %d", ErrFetch, what, u, resp.Status)
 	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
-	if err != nil {
-		return nil, u, fmt.Errorf("%w: reading %s %s: %w", ErrFetch, what, u, err)
-	}
-	if len(b) > maxBody {
-		return nil, u, fmt.Errorf("%w: %s %s is larger than 1 MiB", ErrFetch, what, u)
+	// A caller's Fetcher may allow larger bodies than KDS documents are.
+	if len(resp.Body) > maxBody {
+		return nil, fmt.Errorf("%w: %s %s is larger than 1 MiB", ErrFetch, what, u)
 	}
 	if c.Logger != nil {
-		c.Logger.Info("fetched AMD collateral", "what", what, "url", u, "bytes", len(b), "duration", time.Since(start))
+		c.Logger.Info("fetched AMD collateral", "what", what, "url", u, "bytes", len(resp.Body), "duration", time.Since(start))
 	}
-	return b, u, nil
+	return resp.Body, nil
 }

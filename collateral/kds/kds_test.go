@@ -21,9 +21,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/assay-dev/assay/collateral/fetch"
 	"github.com/assay-dev/assay/collateral/kds"
 	"github.com/assay-dev/assay/verifier/sevsnp"
 )
+
+// noWait is a Fetcher that retries as the default one does but does not
+// sleep between attempts: a test of a failing KDS does not wait on
+// backoff or Retry-After.
+func noWait(timeout time.Duration) *fetch.Fetcher {
+	return &fetch.Fetcher{Timeout: timeout, Sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() }}
+}
 
 // corpusDir returns ../shared/corpus beside the repository, located from
 // this file so that the test does not depend on the working directory.
@@ -458,23 +466,31 @@ func TestCorruptCacheOffline(t *testing.T) {
 
 func TestHTTPStatus(t *testing.T) {
 	v := milanVCEK(t)
+	// 429 and 5xx are retried (fetch.DefaultMaxAttempts attempts), other
+	// statuses are not.
 	tests := []struct {
 		name        string
 		status      int
 		header      http.Header
 		wantMention []string // besides the URL
+		wantReqs    int
 	}{
-		{name: "not-found", status: http.StatusNotFound, wantMention: []string{"404"}},
-		{name: "rate-limited", status: http.StatusTooManyRequests, wantMention: []string{"429", "rate limit"}},
+		{name: "not-found", status: http.StatusNotFound, wantMention: []string{"404"}, wantReqs: 1},
+		{name: "rate-limited", status: http.StatusTooManyRequests, wantMention: []string{"429", "rate limit"}, wantReqs: 4},
 		{name: "rate-limited-retry-after", status: http.StatusTooManyRequests,
-			header: http.Header{"Retry-After": {"30"}}, wantMention: []string{"429", "rate limit", "30"}},
-		{name: "server-error", status: http.StatusInternalServerError, wantMention: []string{"500"}},
-		{name: "no-content", status: http.StatusNoContent, wantMention: []string{"204"}},
+			header: http.Header{"Retry-After": {"30"}}, wantMention: []string{"429", "rate limit", "30"}, wantReqs: 4},
+		{name: "server-error", status: http.StatusInternalServerError, wantMention: []string{"500"}, wantReqs: 4},
+		{name: "no-content", status: http.StatusNoContent, wantMention: []string{"204"}, wantReqs: 1},
 	}
 	for _, tt := range tests {
 		for _, g := range milanGetters(t, v) {
 			t.Run(tt.name+"-"+g.name, func(t *testing.T) {
+				var mu sync.Mutex
+				n := 0
 				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					mu.Lock()
+					n++
+					mu.Unlock()
 					for k, vs := range tt.header {
 						w.Header()[k] = vs
 					}
@@ -482,11 +498,16 @@ func TestHTTPStatus(t *testing.T) {
 				}))
 				t.Cleanup(srv.Close)
 				dir := t.TempDir()
-				c := &kds.Client{BaseURL: srv.URL, CacheDir: dir, Now: fixedNow(crlValidAt)}
+				c := &kds.Client{BaseURL: srv.URL, CacheDir: dir, Now: fixedNow(crlValidAt), Fetcher: noWait(0)}
 				_, err := g.get(t.Context(), c)
 				if !errors.Is(err, kds.ErrFetch) {
 					t.Fatalf("err = %v, want ErrFetch", err)
 				}
+				mu.Lock()
+				if n != tt.wantReqs {
+					t.Errorf("%d requests, want %d", n, tt.wantReqs)
+				}
+				mu.Unlock()
 				// The message is for a person: it must name the URL and
 				// the status (the kind is checked with errors.Is above).
 				msg := err.Error()
@@ -525,7 +546,11 @@ func TestTimeout(t *testing.T) {
 				srv := httptest.NewServer(http.HandlerFunc(tt.handler))
 				t.Cleanup(srv.Close)
 				dir := t.TempDir()
-				c := &kds.Client{BaseURL: srv.URL, Timeout: 200 * time.Millisecond, CacheDir: dir, Now: fixedNow(crlValidAt)}
+				// One attempt: retrying a timeout is collateral/fetch's to
+				// test; this is about what the client makes of it.
+				f := noWait(200 * time.Millisecond)
+				f.MaxAttempts = 1
+				c := &kds.Client{BaseURL: srv.URL, CacheDir: dir, Now: fixedNow(crlValidAt), Fetcher: f}
 				if _, err := g.get(t.Context(), c); !errors.Is(err, kds.ErrFetch) {
 					t.Fatalf("err = %v, want ErrFetch", err)
 				}
@@ -538,14 +563,17 @@ func TestTimeout(t *testing.T) {
 }
 
 // A caller-supplied http.Client without its own timeout is still bounded
-// by Timeout.
+// by the Fetcher's Timeout (and Client.HTTP and Client.Timeout make the
+// default Fetcher: TestDefaultFetcher).
 func TestTimeoutWithCallerHTTPClient(t *testing.T) {
 	v := milanVCEK(t)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		<-r.Context().Done()
 	}))
 	t.Cleanup(srv.Close)
-	c := &kds.Client{BaseURL: srv.URL, HTTP: &http.Client{}, Timeout: 200 * time.Millisecond}
+	f := noWait(200 * time.Millisecond)
+	f.Client, f.MaxAttempts = &http.Client{}, 1
+	c := &kds.Client{BaseURL: srv.URL, Fetcher: f}
 	_, err := c.VCEK(t.Context(), v.product, v.hwid, v.tcb)
 	if !errors.Is(err, kds.ErrFetch) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want ErrFetch and context.DeadlineExceeded", err)

@@ -37,15 +37,16 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/assay-dev/assay/collateral/fetch"
 	"github.com/assay-dev/assay/internal/dcap"
 	"github.com/assay-dev/assay/internal/diskcache"
 )
@@ -86,8 +87,9 @@ const (
 var ErrFetch = errors.New("intel pcs")
 
 // Client implements dcap.Getter over Intel PCS v4 with a disk cache. It
-// holds no state besides its fields and is safe for concurrent use,
-// several clients included, on one cache directory.
+// is safe for concurrent use, several clients included, on one cache
+// directory, and must not be copied after first use: concurrent calls for
+// one document share one cache lookup and one fetch.
 type Client struct {
 	// BaseURL is the PCS root, or that of a caching service with the same
 	// paths; empty means DefaultBaseURL.
@@ -95,20 +97,32 @@ type Client struct {
 	// RootCRLURL is where the Intel SGX Root CA CRL (DER) is; empty means
 	// DefaultRootCRLURL.
 	RootCRLURL string
-	// HTTP is the client used; nil means a client with Timeout. Headers a
-	// proxy or caching service needs can be added by its Transport.
+	// HTTP is the client used when Fetcher is nil; nil means
+	// http.DefaultClient, bounded by Timeout. Headers a proxy or caching
+	// service needs can be added by its Transport.
 	HTTP *http.Client
-	// Timeout bounds each request, body included; zero means 20 seconds.
+	// Timeout bounds each attempt of a request, body included, when
+	// Fetcher is nil; zero means 20 seconds.
 	Timeout time.Duration
+	// Fetcher makes the requests: it retries transient failures, honours
+	// Retry-After, coalesces concurrent requests and limits them per host
+	// (see collateral/fetch). Nil means a Fetcher with fetch's defaults
+	// over HTTP, Timeout and Logger; when set, HTTP and Timeout are not
+	// used.
+	Fetcher *fetch.Fetcher
 	// CacheDir holds fetched documents; empty means no disk cache.
 	CacheDir string
 	// Now is the clock for nextUpdate: a cached document past its
 	// nextUpdate is fetched again, and a fetched one is refused. Nil is
 	// time.Now.
 	Now func() time.Time
-	// Logger receives one line per network fetch and per cached file
-	// discarded; nil discards.
+	// Logger receives one line per network fetch, per retry and per
+	// cached file discarded; nil discards.
 	Logger *slog.Logger
+
+	mu      sync.Mutex
+	fetcher *fetch.Fetcher // the default Fetcher, made on first use
+	misses  fetch.Group[document]
 }
 
 var _ dcap.Getter = (*Client)(nil)
@@ -284,6 +298,11 @@ func (r request) decode(b []byte) (document, error) {
 // passes r's check, else from the network. A cached copy that does not
 // (damaged, or past its nextUpdate) is removed; a fetched document is
 // cached only once it passes.
+//
+// Concurrent misses of one document share one fetch, which looks at the
+// cache again first: a caller that missed just before another filled the
+// cache does not fetch the document a second time. Each caller gets its
+// own copy of the bytes.
 func (c *Client) fetch(ctx context.Context, r request) (document, error) {
 	if r.file != "" {
 		if b, err := os.ReadFile(r.file); err == nil {
@@ -300,23 +319,57 @@ func (c *Client) fetch(ctx context.Context, r request) (document, error) {
 			_ = os.Remove(r.file)
 		}
 	}
-	d, err := c.download(ctx, r)
+	d, err := c.misses.Do(ctx, r.url, func(ctx context.Context) (document, error) {
+		if r.file != "" {
+			if b, err := os.ReadFile(r.file); err == nil {
+				if d, err := r.decode(b); err == nil && r.valid(d) == nil {
+					return d, nil
+				}
+			}
+		}
+		d, err := c.download(ctx, r)
+		if err != nil {
+			return document{}, err
+		}
+		if err := r.valid(d); err != nil {
+			return document{}, fmt.Errorf("%w: %s %s: %v", ErrFetch, r.what, r.url, err)
+		}
+		if r.file != "" {
+			b, err := r.encode(d)
+			if err == nil {
+				err = diskcache.WriteAtomic(r.file, b)
+			}
+			if err != nil && c.Logger != nil {
+				c.Logger.Warn("could not cache Intel collateral", "file", r.file, "err", err)
+			}
+		}
+		return d, nil
+	})
 	if err != nil {
+		if cerr := ctx.Err(); cerr != nil && err == cerr {
+			return document{}, fmt.Errorf("%w: fetching %s %s: %w", ErrFetch, r.what, r.url, err)
+		}
 		return document{}, err
 	}
-	if err := r.valid(d); err != nil {
-		return document{}, fmt.Errorf("%w: %s %s: %v", ErrFetch, r.what, r.url, err)
+	return document{body: bytes.Clone(d.body), chain: bytes.Clone(d.chain)}, nil
+}
+
+// fetcherFor returns Fetcher, or the default one over HTTP, Timeout and
+// Logger, made again if those fields have changed since.
+func (c *Client) fetcherFor() *fetch.Fetcher {
+	if c.Fetcher != nil {
+		return c.Fetcher
 	}
-	if r.file != "" {
-		b, err := r.encode(d)
-		if err == nil {
-			err = diskcache.WriteAtomic(r.file, b)
-		}
-		if err != nil && c.Logger != nil {
-			c.Logger.Warn("could not cache Intel collateral", "file", r.file, "err", err)
-		}
+	timeout := c.Timeout
+	if timeout == 0 {
+		timeout = 20 * time.Second
 	}
-	return d, nil
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if f := c.fetcher; f == nil || f.Client != c.HTTP || f.Timeout != timeout || f.Logger != c.Logger {
+		c.fetcher = &fetch.Fetcher{Client: c.HTTP, Timeout: timeout, Logger: c.Logger, MaxBody: maxBody}
+	}
+	return c.fetcher
 }
 
 // download GETs r.url and returns the body and, if r reads one, the
@@ -325,45 +378,20 @@ func (c *Client) download(ctx context.Context, r request) (document, error) {
 	if err := ctx.Err(); err != nil {
 		return document{}, fmt.Errorf("%w: fetching %s %s: %w", ErrFetch, r.what, r.url, err)
 	}
-	timeout := c.Timeout
-	if timeout == 0 {
-		timeout = 20 * time.Second
-	}
-	hc := c.HTTP
-	if hc == nil {
-		hc = &http.Client{Timeout: timeout}
-	}
-	// The context bounds the body read too, whatever hc's own timeout.
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.url, nil)
-	if err != nil {
-		return document{}, fmt.Errorf("%w: %s %s: %w", ErrFetch, r.what, r.url, err)
-	}
 	start := time.Now()
-	resp, err := hc.Do(req)
+	resp, err := c.fetcherFor().Get(ctx, r.url)
 	if err != nil {
-		return document{}, fmt.Errorf("%w: fetching %s %s: %w", ErrFetch, r.what, r.url, err)
+		// The fetch error names the URL.
+		return document{}, fmt.Errorf("%w: fetching %s: %w", ErrFetch, r.what, err)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		hint := ""
-		if resp.StatusCode == http.StatusTooManyRequests {
-			hint = " (rate limited; retry later or supply the file)"
-			if ra := resp.Header.Get("Retry-After"); ra != "" {
-				hint = fmt.Sprintf(" (rate limited; retry after %s or supply the file)", ra)
-			}
-		}
-		return document{}, fmt.Errorf("%w: fetching %s %s: HTTP %d%s", ErrFetch, r.what, r.url, resp.StatusCode, hint)
+	if resp.Status != http.StatusOK {
+		return document{}, fmt.Errorf("%w: fetching %s %s: HTTP %d", ErrFetch, r.what, r.url, resp.Status)
 	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
-	if err != nil {
-		return document{}, fmt.Errorf("%w: reading %s %s: %w", ErrFetch, r.what, r.url, err)
-	}
-	if len(b) > maxBody {
+	// A caller's Fetcher may allow larger bodies than PCS documents are.
+	if len(resp.Body) > maxBody {
 		return document{}, fmt.Errorf("%w: %s %s is larger than 1 MiB", ErrFetch, r.what, r.url)
 	}
-	d := document{body: b}
+	d := document{body: resp.Body}
 	if r.chainHeaders != nil {
 		d.chain, err = issuerChain(resp.Header, r.chainHeaders)
 		if err != nil {
@@ -371,7 +399,7 @@ func (c *Client) download(ctx context.Context, r request) (document, error) {
 		}
 	}
 	if c.Logger != nil {
-		c.Logger.Info("fetched Intel collateral", "what", r.what, "url", r.url, "bytes", len(b), "duration", time.Since(start))
+		c.Logger.Info("fetched Intel collateral", "what", r.what, "url", r.url, "bytes", len(resp.Body), "duration", time.Since(start))
 	}
 	return d, nil
 }
