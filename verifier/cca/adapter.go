@@ -43,14 +43,12 @@ type Verifier struct {
 func (*Verifier) Kind() string { return "cca" }
 
 // Formats lists the evidence formats.
-func (*Verifier) Formats() []string { return []string{FormatToken} }
+func (*Verifier) Formats() []string { return []string{FormatToken, FormatTokenCMW} }
 
 // Sniff implements attest.Verifier.
 func (*Verifier) Sniff(b []byte) (string, bool) {
-	if Sniff(b) {
-		return FormatToken, true
-	}
-	return "", false
+	f := sniffForm(b)
+	return f, f != ""
 }
 
 // SniffCollateral recognises CPAK sources (PEM or JWK public keys,
@@ -80,7 +78,8 @@ func (v *Verifier) Appraise(_ context.Context, b attest.Bundle, p attest.Params)
 	c := NewClaims(t)
 	palg, _ := t.platformMsg.Headers.Protected.Algorithm()
 	ralg, _ := t.realmMsg.Headers.Protected.Algorithm()
-	res.Checks = append(res.Checks, attest.Pass("parse", "%s: platform token (profile %s, %s) and realm token (%s, %s, measurements %s), claims well-formed", FormatToken, c.Platform.Profile, palg, realmProfileName(c), ralg, c.Realm.HashAlgoID))
+	res.Evidence.Format = t.Format
+	res.Checks = append(res.Checks, attest.Pass("parse", "%s: platform token (profile %s, %s) and realm token (%s, %s, measurements %s), claims well-formed", t.Format, c.Platform.Profile, palg, realmProfileName(c), ralg, c.Realm.HashAlgoID))
 	// What the token states, marked by the status as unverified until
 	// Verify returns.
 	res.Claims = c
@@ -164,7 +163,7 @@ func realmProfileName(c *Claims) string {
 
 // Inspect describes a CCA token or a CPAK source without judging it.
 func (*Verifier) Inspect(b []byte, format string) (any, error) {
-	if f, ok := SniffCollateral(b); ok && format != FormatToken {
+	if f, ok := SniffCollateral(b); ok && format != FormatToken && format != FormatTokenCMW {
 		ends, _, err := ParseEndorsements(b, "input")
 		if err != nil {
 			return nil, err
@@ -199,5 +198,5 @@ func (*Verifier) Inspect(b []byte, format string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"format": FormatToken, "claims": NewClaims(t)}, nil
+	return map[string]any{"format": t.Format, "claims": NewClaims(t)}, nil
 }

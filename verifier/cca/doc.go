@@ -1,7 +1,9 @@
 // Package cca verifies Arm CCA attestation tokens: the collection of a CCA
 // platform token and a realm token that a realm obtains from the RMM (Arm
 // Realm Management Monitor specification, DEN0137 1.0-rel0, A7 "Realm
-// attestation"; the collection is CBOR tag 399 with keys 44234 and 44241).
+// attestation"; the collection is CBOR tag 399 with keys 44234 and 44241),
+// or the same two tokens in the RATS CMW collection of RMM 2.0 and
+// draft-ffm-rats-cca-token-02 (CBOR tag 907, each a record [263, bytes]).
 //
 // Decoding and claim syntax are github.com/veraison/ccatoken's (v1.3.1);
 // COSE_Sign1 is github.com/veraison/go-cose's. This package adds what a
