@@ -73,6 +73,11 @@ type Client struct {
 	Fetcher *fetch.Fetcher
 	// CacheDir holds fetched documents; empty means no disk cache.
 	CacheDir string
+	// Offline serves only what CacheDir holds (validated, as always) and
+	// never touches the network: a miss is an error wrapping
+	// ErrNotCached, which the verifiers treat as collateral not supplied.
+	// An air-gapped verifier runs this way over an imported bundle.
+	Offline bool
 	// Now is the clock for CRL freshness in the cache; nil is time.Now.
 	Now func() time.Time
 	// Logger receives one line per network fetch, per retry and per
@@ -319,6 +324,9 @@ func (c *Client) fetcherFor() *fetch.Fetcher {
 
 // download GETs u from KDS and returns the body.
 func (c *Client) download(ctx context.Context, u, what string) ([]byte, error) {
+	if c.Offline {
+		return nil, fmt.Errorf("%w: %w: %s (%s)", ErrFetch, sevsnp.ErrNotCached, what, u)
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("%w: fetching %s %s: %w", ErrFetch, what, u, err)
 	}

@@ -112,6 +112,11 @@ type Client struct {
 	Fetcher *fetch.Fetcher
 	// CacheDir holds fetched documents; empty means no disk cache.
 	CacheDir string
+	// Offline serves only what CacheDir holds (validated, as always) and
+	// never touches the network: a miss is an error wrapping
+	// ErrNotCached, which the verifiers treat as collateral not supplied.
+	// An air-gapped verifier runs this way over an imported bundle.
+	Offline bool
 	// Now is the clock for nextUpdate: a cached document past its
 	// nextUpdate is fetched again, and a fetched one is refused. Nil is
 	// time.Now.
@@ -375,6 +380,9 @@ func (c *Client) fetcherFor() *fetch.Fetcher {
 // download GETs r.url and returns the body and, if r reads one, the
 // percent-decoded issuer chain.
 func (c *Client) download(ctx context.Context, r request) (document, error) {
+	if c.Offline {
+		return document{}, fmt.Errorf("%w: %w: %s (%s)", ErrFetch, dcap.ErrNotCached, r.what, r.url)
+	}
 	if err := ctx.Err(); err != nil {
 		return document{}, fmt.Errorf("%w: fetching %s %s: %w", ErrFetch, r.what, r.url, err)
 	}

@@ -269,7 +269,10 @@ func (f *verifyFlags) config(stderr io.Writer) (attest.Params, verifier.Config, 
 		}
 		cfg.TCBTiers[st] = tier
 	}
-	if !f.offline {
+	// Online, the clients fetch what is missing and cache it; --offline,
+	// they serve only what the cache holds (an air-gapped verifier's
+	// imported bundle) and a miss counts as collateral not supplied.
+	{
 		dir := f.cacheDir
 		if dir == "" {
 			d, err := kds.DefaultCacheDir()
@@ -285,12 +288,15 @@ func (f *verifyFlags) config(stderr io.Writer) (attest.Params, verifier.Config, 
 			clock = time.Now
 		}
 		logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-		cfg.SNPCollateral = &kds.Client{
-			BaseURL:  f.kdsURL,
-			Timeout:  f.timeout,
-			CacheDir: dir,
-			Now:      clock,
-			Logger:   logger,
+		if dir != "" || !f.offline {
+			cfg.SNPCollateral = &kds.Client{
+				BaseURL:  f.kdsURL,
+				Timeout:  f.timeout,
+				CacheDir: dir,
+				Offline:  f.offline,
+				Now:      clock,
+				Logger:   logger,
+			}
 		}
 		pcsDir := ""
 		if f.cacheDir != "" {
@@ -302,6 +308,7 @@ func (f *verifyFlags) config(stderr io.Writer) (attest.Params, verifier.Config, 
 			BaseURL:  f.pcsURL,
 			Timeout:  f.timeout,
 			CacheDir: pcsDir,
+			Offline:  f.offline,
 			Now:      clock,
 			Logger:   logger,
 		}
@@ -309,7 +316,9 @@ func (f *verifyFlags) config(stderr io.Writer) (attest.Params, verifier.Config, 
 			// A private PCS or PCCS mirror serves the root CRL too.
 			pc.RootCRLURL = strings.TrimSuffix(f.pcsURL, "/") + "/IntelSGXRootCA.der"
 		}
-		cfg.DCAPCollateral = pc
+		if pcsDir != "" || !f.offline {
+			cfg.DCAPCollateral = pc
+		}
 	}
 	cfg.DCAPCache = &dcap.Cache{}
 	return p, cfg, errors.Join(problems...)

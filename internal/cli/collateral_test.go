@@ -171,6 +171,13 @@ func TestCollateralAirGap(t *testing.T) {
 	if n := dead.Total() - before; n != 0 {
 		t.Errorf("verification from the caches made %d requests", n)
 	}
+	// --offline reads the cache and never the network: the same verdicts.
+	for _, s := range samples {
+		code, stdout, stderr := run(t, "verify", "-o", "json", "--offline", "--at", airGapAt, "--cache-dir", airgapped, s.file)
+		if code != s.code {
+			t.Errorf("%s --offline from the imported cache: exit %d, want %d\n%s%s", s.name, code, s.code, stdout, stderr)
+		}
+	}
 
 	// Both sides hold the same documents.
 	a, b := status(t, connected, samples), status(t, airgapped, samples)

@@ -27,6 +27,10 @@ var (
 	ErrPolicy            = errors.New("policy")
 	ErrCollateral        = errors.New("collateral")
 	ErrCollateralMissing = errors.New("collateral missing")
+	// ErrNotCached: a Getter that only reads its cache (an offline,
+	// air-gapped verifier) does not hold the document; the appraisal
+	// treats it as collateral that was not supplied.
+	ErrNotCached = errors.New("not in the collateral cache, and fetching is off")
 )
 
 // TCBStatus is a TCB level's status as Intel's TCB info and enclave

@@ -11,6 +11,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io/fs"
 	"math/big"
@@ -391,7 +392,7 @@ func (v *verification) revocation(name string, issuer, subject *x509.Certificate
 	}
 	if crl == nil && v.o.Collateral != nil {
 		fetched, err := v.fetchCRL(issuer)
-		if err != nil {
+		if err != nil && !errors.Is(err, ErrNotCached) {
 			v.fail(name, err)
 			return
 		}
@@ -690,6 +691,10 @@ func (v *verification) fetchCollateral(ext *PCKExtensions) error {
 	}
 	if !haveTCB {
 		body, chain, err := v.o.Collateral.TCBInfo(v.ctx, tdx, ext.FMSPC)
+		if errors.Is(err, ErrNotCached) {
+			// Offline and not cached: reported below as not supplied.
+			return nil
+		}
 		if err != nil {
 			return fmt.Errorf("%w: fetching TCB info for FMSPC %X: %w", ErrCollateralMissing, ext.FMSPC[:], err)
 		}
@@ -710,6 +715,9 @@ func (v *verification) fetchCollateral(ext *PCKExtensions) error {
 		}
 	}
 	body, chain, err := v.o.Collateral.QEIdentity(v.ctx, tdx)
+	if errors.Is(err, ErrNotCached) {
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("%w: fetching the %s identity: %w", ErrCollateralMissing, want, err)
 	}

@@ -25,4 +25,9 @@ var (
 	// ErrCollateralMissing: a certificate or CRL needed for the appraisal
 	// was neither supplied nor obtainable (offline, or the network failed).
 	ErrCollateralMissing = errors.New("collateral missing")
+	// ErrNotCached: a Getter that only reads its cache (an offline,
+	// air-gapped verifier) does not hold the document. The appraisal
+	// treats it as collateral that was not supplied, exactly as with no
+	// Getter at all.
+	ErrNotCached = errors.New("not in the collateral cache, and fetching is off")
 )

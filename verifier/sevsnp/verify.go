@@ -300,7 +300,11 @@ func (v *verification) findVEK(kt KeyType, p Product) (*VEK, error) {
 		}
 		errs = append(errs, err)
 	}
-	return nil, fmt.Errorf("%w: fetching the VCEK: %w", ErrCollateralMissing, errors.Join(errs...))
+	all := errors.Join(errs...)
+	if errors.Is(all, ErrNotCached) {
+		return nil, fmt.Errorf("%w: no VCEK supplied and offline, and the collateral cache holds none for this chip and TCB; give the VCEK file or the extended report's certificate table, prefetch it (assay collateral prefetch), or allow fetching it from AMD KDS", ErrCollateralMissing)
+	}
+	return nil, fmt.Errorf("%w: fetching the VCEK: %w", ErrCollateralMissing, all)
 }
 
 func (v *verification) fetchVCEK(p Product) (*x509.Certificate, error) {
@@ -443,15 +447,19 @@ func (v *verification) revocation(p Product, kt KeyType, ark, ask *x509.Certific
 	source := "supplied"
 	if crl == nil && v.o.Collateral != nil {
 		c, err := v.o.Collateral.CRL(v.ctx, p, kt)
-		if err != nil {
+		switch {
+		case errors.Is(err, ErrNotCached):
+			// An offline cache without it: as if none was supplied.
+		case err != nil:
 			v.fail("crl", fmt.Errorf("%w: fetching the %s CRL: %w", ErrCollateralMissing, p, err))
 			return
+		default:
+			if err := c.CheckSignatureFrom(ark); err != nil {
+				v.fail("crl", fmt.Errorf("%w: the fetched %s CRL does not verify with %s: %v", ErrRevoked, p, ark.Subject.CommonName, err))
+				return
+			}
+			crl, source = c, "fetched"
 		}
-		if err := c.CheckSignatureFrom(ark); err != nil {
-			v.fail("crl", fmt.Errorf("%w: the fetched %s CRL does not verify with %s: %v", ErrRevoked, p, ark.Subject.CommonName, err))
-			return
-		}
-		crl, source = c, "fetched"
 	}
 	if crl == nil {
 		if len(rejected) > 0 {
