@@ -145,6 +145,10 @@ type Result struct {
 	Checks []Check `json:"checks"`
 	// Coverage of this evidence kind.
 	Coverage Coverage `json:"coverage"`
+	// Collateral lists the documents the appraisal obtained from a
+	// collateral cache or vendor service, with their age; supplied files
+	// are in Evidence.Files.
+	Collateral []CollateralUse `json:"collateral,omitempty"`
 }
 
 // EvidenceInfo describes the appraised input.

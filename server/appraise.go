@@ -82,13 +82,20 @@ func (s *Server) appraise(ctx context.Context, sessionID, wantKind string, input
 	elapsed := time.Since(start)
 	for _, r := range results {
 		s.metrics.appraisals.WithLabelValues(r.TEE, r.Status.String()).Inc()
+		for _, c := range r.Collateral {
+			s.metrics.collAge.WithLabelValues(c.What).Observe(float64(c.AgeSeconds))
+		}
 	}
 	s.metrics.appraiseTime.WithLabelValues(results[0].TEE).Observe(elapsed.Seconds())
 
 	var evid []map[string]any
 	for _, r := range results {
-		evid = append(evid, map[string]any{"tee": r.TEE, "format": r.Evidence.Format, "sha256": r.Evidence.SHA256,
-			"files": r.Evidence.Files, "status": r.Status.String()})
+		e := map[string]any{"tee": r.TEE, "format": r.Evidence.Format, "sha256": r.Evidence.SHA256,
+			"files": r.Evidence.Files, "status": r.Status.String()}
+		if len(r.Collateral) > 0 {
+			e["collateral"] = r.Collateral
+		}
+		evid = append(evid, e)
 	}
 	detail := map[string]any{"evidence": evid, "policy": "assay/default", "verified_at": p.Now.Format(time.RFC3339)}
 	if len(failed) > 0 {

@@ -24,6 +24,9 @@ type metrics struct {
 	appraiseTime *prometheus.HistogramVec
 	releases     *prometheus.CounterVec
 	sessions     prometheus.Counter
+	fetches      *prometheus.CounterVec
+	fetchTime    *prometheus.HistogramVec
+	collAge      *prometheus.HistogramVec
 }
 
 func newMetrics(build string) *metrics {
@@ -52,12 +55,34 @@ func newMetrics(build string) *metrics {
 			Name: "assay_challenges_total", Help: "Challenges issued (KBS auth and /v1/challenge).",
 		}),
 	}
+	m.fetches = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "assay_collateral_fetches_total", Help: "Attempts to fetch collateral from a vendor service, by host and outcome (HTTP status, or error).",
+	}, []string{"host", "outcome"})
+	m.fetchTime = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "assay_collateral_fetch_duration_seconds", Help: "Duration of collateral fetch attempts, by host.",
+		Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+	}, []string{"host"})
+	m.collAge = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "assay_collateral_age_seconds", Help: "Age of the collateral documents appraisals used (since their fetch), by document kind.",
+		Buckets: []float64{60, 600, 3600, 6 * 3600, 86400, 7 * 86400, 30 * 86400, 90 * 86400},
+	}, []string{"what"})
 	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "assay_build_info", Help: "Build of the running binary (always 1).",
 	}, []string{"version"})
 	info.WithLabelValues(build).Set(1)
-	reg.MustRegister(m.requests, m.latency, m.appraisals, m.appraiseTime, m.releases, m.sessions, info)
+	reg.MustRegister(m.requests, m.latency, m.appraisals, m.appraiseTime, m.releases, m.sessions, m.fetches, m.fetchTime, m.collAge, info)
 	return m
+}
+
+// ObserveFetch counts one collateral fetch attempt; wire it to the
+// collateral clients' Observe hook.
+func (s *Server) ObserveFetch(host string, status int, err error, d time.Duration) {
+	outcome := strconv.Itoa(status)
+	if err != nil && status == 0 {
+		outcome = "error"
+	}
+	s.metrics.fetches.WithLabelValues(host, outcome).Inc()
+	s.metrics.fetchTime.WithLabelValues(host).Observe(d.Seconds())
 }
 
 func (m *metrics) handler() http.Handler {

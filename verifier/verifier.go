@@ -243,8 +243,10 @@ func Appraise(ctx context.Context, vs []attest.Verifier, inputs []Input, force s
 		}
 		format := it.Format
 		b := attest.Bundle{Evidence: it.Data, Name: it.Name, Format: format, Certificates: certs, CRLs: crls, Other: other}
-		r := it.verifier.Appraise(ctx, b, p)
+		rctx := attest.WithCollateralRecorder(ctx)
+		r := it.verifier.Appraise(rctx, b, p)
 		r.Evidence.Files = append([]string{it.Name}, names...)
+		r.Collateral = attest.RecordedCollateral(rctx)
 		out = append(out, r)
 	}
 	if len(out) == 0 {

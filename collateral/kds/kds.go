@@ -37,6 +37,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/assay-dev/assay/attest"
 	"github.com/assay-dev/assay/collateral/fetch"
 	"github.com/assay-dev/assay/internal/diskcache"
 	"github.com/assay-dev/assay/verifier/sevsnp"
@@ -73,6 +74,10 @@ type Client struct {
 	Fetcher *fetch.Fetcher
 	// CacheDir holds fetched documents; empty means no disk cache.
 	CacheDir string
+	// Observe, when set and Fetcher is nil, is told of every attempt of
+	// every request (fetch.Fetcher.Observe): the server counts fetch
+	// errors with it.
+	Observe func(host string, status int, err error, d time.Duration)
 	// Offline serves only what CacheDir holds (validated, as always) and
 	// never touches the network: a miss is an error wrapping
 	// ErrNotCached, which the verifiers treat as collateral not supplied.
@@ -246,6 +251,7 @@ func get[T any](ctx context.Context, c *Client, path string, q url.Values, what 
 		if b, err := os.ReadFile(file); err == nil {
 			v, perr := parse(b)
 			if perr == nil {
+				recordUse(ctx, what, c.url(path, q), "cache", file)
 				return v, nil
 			}
 			if c.Logger != nil {
@@ -289,7 +295,21 @@ func get[T any](ctx context.Context, c *Client, path string, q url.Values, what 
 		// have moved (a CRL reaching its nextUpdate meanwhile).
 		return zero, fmt.Errorf("%w: %s %s: %v", ErrFetch, what, u, err)
 	}
+	recordUse(ctx, what, u, "fetched", file)
 	return v, nil
+}
+
+// recordUse notes the document for the appraisal's result: fetched now,
+// or when its cache file was written.
+func recordUse(ctx context.Context, what, u, from, file string) {
+	fetched := time.Now()
+	if file != "" {
+		if fi, err := os.Stat(file); err == nil {
+			fetched = fi.ModTime()
+		}
+	}
+	attest.RecordCollateral(ctx, attest.CollateralUse{What: what, URL: u, From: from, FetchedAt: fetched.UTC(),
+		AgeSeconds: int64(time.Since(fetched) / time.Second)})
 }
 
 func (c *Client) url(path string, q url.Values) string {
@@ -316,8 +336,8 @@ func (c *Client) fetcherFor() *fetch.Fetcher {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if f := c.fetcher; f == nil || f.Client != c.HTTP || f.Timeout != timeout || f.Logger != c.Logger {
-		c.fetcher = &fetch.Fetcher{Client: c.HTTP, Timeout: timeout, Logger: c.Logger, MaxBody: maxBody}
+	if f := c.fetcher; f == nil || f.Client != c.HTTP || f.Timeout != timeout || f.Logger != c.Logger || (f.Observe == nil) != (c.Observe == nil) {
+		c.fetcher = &fetch.Fetcher{Client: c.HTTP, Timeout: timeout, Logger: c.Logger, MaxBody: maxBody, Observe: c.Observe}
 	}
 	return c.fetcher
 }

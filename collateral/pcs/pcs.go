@@ -46,6 +46,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/assay-dev/assay/attest"
 	"github.com/assay-dev/assay/collateral/fetch"
 	"github.com/assay-dev/assay/internal/dcap"
 	"github.com/assay-dev/assay/internal/diskcache"
@@ -112,6 +113,10 @@ type Client struct {
 	Fetcher *fetch.Fetcher
 	// CacheDir holds fetched documents; empty means no disk cache.
 	CacheDir string
+	// Observe, when set and Fetcher is nil, is told of every attempt of
+	// every request (fetch.Fetcher.Observe): the server counts fetch
+	// errors with it.
+	Observe func(host string, status int, err error, d time.Duration)
 	// Offline serves only what CacheDir holds (validated, as always) and
 	// never touches the network: a miss is an error wrapping
 	// ErrNotCached, which the verifiers treat as collateral not supplied.
@@ -316,6 +321,7 @@ func (c *Client) fetch(ctx context.Context, r request) (document, error) {
 				err = r.valid(d)
 			}
 			if err == nil {
+				recordUse(ctx, r, "cache")
 				return d, nil
 			}
 			if c.Logger != nil {
@@ -356,7 +362,21 @@ func (c *Client) fetch(ctx context.Context, r request) (document, error) {
 		}
 		return document{}, err
 	}
+	recordUse(ctx, r, "fetched")
 	return document{body: bytes.Clone(d.body), chain: bytes.Clone(d.chain)}, nil
+}
+
+// recordUse notes the document for the appraisal's result: fetched now,
+// or when its cache file was written.
+func recordUse(ctx context.Context, r request, from string) {
+	fetched := time.Now()
+	if r.file != "" {
+		if fi, err := os.Stat(r.file); err == nil {
+			fetched = fi.ModTime()
+		}
+	}
+	attest.RecordCollateral(ctx, attest.CollateralUse{What: r.what, URL: r.url, From: from, FetchedAt: fetched.UTC(),
+		AgeSeconds: int64(time.Since(fetched) / time.Second)})
 }
 
 // fetcherFor returns Fetcher, or the default one over HTTP, Timeout and
@@ -371,8 +391,8 @@ func (c *Client) fetcherFor() *fetch.Fetcher {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if f := c.fetcher; f == nil || f.Client != c.HTTP || f.Timeout != timeout || f.Logger != c.Logger {
-		c.fetcher = &fetch.Fetcher{Client: c.HTTP, Timeout: timeout, Logger: c.Logger, MaxBody: maxBody}
+	if f := c.fetcher; f == nil || f.Client != c.HTTP || f.Timeout != timeout || f.Logger != c.Logger || (f.Observe == nil) != (c.Observe == nil) {
+		c.fetcher = &fetch.Fetcher{Client: c.HTTP, Timeout: timeout, Logger: c.Logger, MaxBody: maxBody, Observe: c.Observe}
 	}
 	return c.fetcher
 }

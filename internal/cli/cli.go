@@ -115,6 +115,9 @@ type verifyFlags struct {
 	// live makes the collateral clients read the wall clock at each
 	// fetch (the server) instead of the run's fixed verification time.
 	live bool
+	// observe is told of every collateral fetch attempt (the server's
+	// metrics).
+	observe func(host string, status int, err error, d time.Duration)
 }
 
 func (f *verifyFlags) register(fs *flag.FlagSet) {
@@ -294,6 +297,7 @@ func (f *verifyFlags) config(stderr io.Writer) (attest.Params, verifier.Config, 
 				Timeout:  f.timeout,
 				CacheDir: dir,
 				Offline:  f.offline,
+				Observe:  f.observe,
 				Now:      clock,
 				Logger:   logger,
 			}
@@ -309,6 +313,7 @@ func (f *verifyFlags) config(stderr io.Writer) (attest.Params, verifier.Config, 
 			Timeout:  f.timeout,
 			CacheDir: pcsDir,
 			Offline:  f.offline,
+			Observe:  f.observe,
 			Now:      clock,
 			Logger:   logger,
 		}

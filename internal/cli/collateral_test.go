@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/assay-dev/assay/attest"
 	"github.com/assay-dev/assay/internal/testutil"
 	"github.com/assay-dev/assay/internal/testutil/fakevendor"
 )
@@ -483,5 +484,44 @@ func TestCollateralUsage(t *testing.T) {
 	}
 	if code, _, _ := run(t, "collateral", "keygen", "--out", key); code == 0 {
 		t.Error("keygen overwrote an existing key")
+	}
+}
+
+// TestResultNamesCollateral: a result lists the documents the appraisal
+// took from the vendor or the cache, where from, and their age.
+func TestResultNamesCollateral(t *testing.T) {
+	corpus := testutil.CorpusDir(t)
+	vendor := newVendor(t, corpus)
+	cache := t.TempDir()
+	sample := airGapSamples(corpus)[0]
+	collateralOf := func(args ...string) []attest.CollateralUse {
+		t.Helper()
+		code, stdout, stderr := run(t, append([]string{"verify", "-o", "json", "--at", airGapAt, "--cache-dir", cache}, args...)...)
+		if code != sample.code {
+			t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+		}
+		var res struct {
+			Collateral []attest.CollateralUse `json:"collateral"`
+		}
+		if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+			t.Fatal(err)
+		}
+		return res.Collateral
+	}
+	fetched := collateralOf("--kds-url", vendor.URL, sample.file)
+	whats := map[string]string{}
+	for _, c := range fetched {
+		whats[c.What] = c.From
+		if c.URL == "" || c.FetchedAt.IsZero() || c.AgeSeconds < 0 {
+			t.Errorf("incomplete collateral entry %+v", c)
+		}
+	}
+	if whats["vcek"] != "fetched" || whats["crl"] == "" {
+		t.Fatalf("first run: collateral %+v, want the VCEK fetched and the CRL", fetched)
+	}
+	for _, c := range collateralOf("--offline", sample.file) {
+		if c.From != "cache" {
+			t.Errorf("offline run: %s from %s, want the cache", c.What, c.From)
+		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/acme/autocert"
@@ -302,6 +303,14 @@ func serve(ctx context.Context, c serveConfig, logger *slog.Logger, stderr io.Wr
 		vf.cacheDir = filepath.Join(c.Data, "collateral")
 	}
 	vf.live = true
+	// The clients are built before the server whose metrics count their
+	// fetches; they reach it through srvRef once it exists.
+	var srvRef atomic.Pointer[server.Server]
+	vf.observe = func(host string, status int, err error, d time.Duration) {
+		if s := srvRef.Load(); s != nil {
+			s.ObserveFetch(host, status, err, d)
+		}
+	}
 	vp, vcfg, err := vf.config(stderr)
 	if err != nil {
 		return err
@@ -326,6 +335,7 @@ func serve(ctx context.Context, c serveConfig, logger *slog.Logger, stderr io.Wr
 	if err != nil {
 		return err
 	}
+	srvRef.Store(srv)
 	ln, err := net.Listen("tcp", c.Listen)
 	if err != nil {
 		return err

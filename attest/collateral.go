@@ -1,0 +1,67 @@
+package attest
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// CollateralUse is one collateral document an appraisal obtained through
+// a collateral source (a cache or a vendor service), as opposed to a file
+// supplied beside the evidence (those are listed in Evidence.Files).
+type CollateralUse struct {
+	// What names the document ("vcek", "cert_chain", "crl", "tcb_info",
+	// "qe_identity", "pck_crl", "root_crl").
+	What string `json:"what"`
+	// URL is where the document is (or was) served.
+	URL string `json:"url,omitempty"`
+	// From is "cache" or "fetched".
+	From string `json:"from"`
+	// FetchedAt is when the document was fetched from its vendor.
+	FetchedAt time.Time `json:"fetched_at"`
+	// AgeSeconds is how long before the appraisal it was fetched.
+	AgeSeconds int64 `json:"age_seconds"`
+}
+
+type collateralKey struct{}
+
+type collateralRecorder struct {
+	mu    sync.Mutex
+	items []CollateralUse
+}
+
+// WithCollateralRecorder returns a context in which collateral sources
+// record what they serve (RecordCollateral); RecordedCollateral reads it
+// back. Each appraisal gets its own.
+func WithCollateralRecorder(ctx context.Context) context.Context {
+	return context.WithValue(ctx, collateralKey{}, &collateralRecorder{})
+}
+
+// RecordCollateral notes a document served to the appraisal running in
+// ctx; without a recorder it does nothing. A document served twice is
+// recorded once.
+func RecordCollateral(ctx context.Context, u CollateralUse) {
+	r, ok := ctx.Value(collateralKey{}).(*collateralRecorder)
+	if !ok {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, x := range r.items {
+		if x.What == u.What && x.URL == u.URL {
+			return
+		}
+	}
+	r.items = append(r.items, u)
+}
+
+// RecordedCollateral returns what was recorded in ctx, in order.
+func RecordedCollateral(ctx context.Context) []CollateralUse {
+	r, ok := ctx.Value(collateralKey{}).(*collateralRecorder)
+	if !ok {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]CollateralUse(nil), r.items...)
+}
