@@ -149,6 +149,11 @@ type Result struct {
 	// collateral cache or vendor service, with their age; supplied files
 	// are in Evidence.Files.
 	Collateral []CollateralUse `json:"collateral,omitempty"`
+	// Policy is the appraisal policy's decision (policy.Decision: the
+	// policy's name, status, trust vector and reasons with the reference
+	// values compared) when a policy was applied; its verdict is also the
+	// "policy" check.
+	Policy any `json:"policy,omitempty"`
 }
 
 // EvidenceInfo describes the appraised input.

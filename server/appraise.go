@@ -21,6 +21,8 @@ type appraisal struct {
 	failed string
 	// detail explains a rejection: every failed check.
 	detail string
+	// policy names the appraisal policy applied.
+	policy string
 }
 
 func (a appraisal) trusted() bool {
@@ -52,7 +54,17 @@ func (s *Server) appraise(ctx context.Context, sessionID, wantKind string, input
 		}
 		return appraisal{}, err
 	}
-	a := appraisal{results: results, status: attest.StatusNone}
+	policyName := "assay/default"
+	if s.cfg.Policy != nil {
+		for _, r := range results {
+			d, err := s.cfg.Policy.Apply(ctx, r, s.cfg.RefValues, s.cfg.PolicyOptions)
+			if err != nil {
+				return appraisal{}, fmt.Errorf("policy evaluation failed, no verdict: %w", err)
+			}
+			policyName = "assay/" + d.Policy
+		}
+	}
+	a := appraisal{results: results, status: attest.StatusNone, policy: policyName}
 	var failed []string
 	for i, r := range results {
 		if i == 0 {
@@ -97,7 +109,7 @@ func (s *Server) appraise(ctx context.Context, sessionID, wantKind string, input
 		}
 		evid = append(evid, e)
 	}
-	detail := map[string]any{"evidence": evid, "policy": "assay/default", "verified_at": p.Now.Format(time.RFC3339)}
+	detail := map[string]any{"evidence": evid, "policy": policyName, "verified_at": p.Now.Format(time.RFC3339)}
 	if len(failed) > 0 {
 		detail["failed_checks"] = failed
 	}

@@ -179,7 +179,7 @@ func (s *Server) kbsAttest(w http.ResponseWriter, r *http.Request) {
 func (s *Server) finishAttested(r *http.Request, sess store.Session, a appraisal, teeKey json.RawMessage) (string, time.Time, error) {
 	iss := s.currentIssuer()
 	now := s.now()
-	tok, err := iss.Issue(a.results, tokenOptions(now, s.cfg.TokenTTL, sess.Nonce, teeKey, s.cfg.Build))
+	tok, err := iss.Issue(a.results, tokenOptions(now, s.cfg.TokenTTL, sess.Nonce, teeKey, s.cfg.Build, a.policy))
 	if err != nil {
 		return "", time.Time{}, err
 	}

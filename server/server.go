@@ -21,6 +21,7 @@ import (
 
 	"github.com/assay-dev/assay/attest"
 	"github.com/assay-dev/assay/broker"
+	"github.com/assay-dev/assay/policy"
 	"github.com/assay-dev/assay/store"
 	"github.com/assay-dev/assay/token"
 )
@@ -49,6 +50,12 @@ type Config struct {
 	Build string
 	// Secure marks cookies Secure (the listener serves TLS).
 	Secure bool
+	// Policy, when set, appraises every result against RefValues after
+	// the verifiers (docs/policy.md); its decision is the "policy" check
+	// and the token's appraisal policy.
+	Policy        *policy.Engine
+	RefValues     []policy.RefValue
+	PolicyOptions policy.EvalOptions
 	// AdminMTLS accepts a TLS client certificate that the listener
 	// verified (tls.Config.ClientCAs holds only the admin CAs) as an admin
 	// credential, beside the bearer token.

@@ -12,8 +12,8 @@ import (
 	"github.com/assay-dev/assay/token"
 )
 
-func tokenOptions(now time.Time, ttl time.Duration, nonce string, teeKey json.RawMessage, build string) token.IssueOptions {
-	return token.IssueOptions{Now: now, TTL: ttl, Nonce: nonce, TEEPubKey: teeKey, PolicyID: "assay/default", VerifierBuild: build}
+func tokenOptions(now time.Time, ttl time.Duration, nonce string, teeKey json.RawMessage, build, policyID string) token.IssueOptions {
+	return token.IssueOptions{Now: now, TTL: ttl, Nonce: nonce, TEEPubKey: teeKey, PolicyID: policyID, VerifierBuild: build}
 }
 
 func (s *Server) jwksHandler(w http.ResponseWriter, _ *http.Request) {

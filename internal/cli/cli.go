@@ -167,6 +167,8 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.SetOutput(stderr)
 	var f verifyFlags
 	f.register(fs)
+	var pf policyFlags
+	pf.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: assay verify [flags] FILE|DIR...")
 		fs.PrintDefaults()
@@ -192,10 +194,24 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "assay verify: %v\n", err)
 		return ExitUsage
 	}
+	var ap *appraiser
+	if pf.active() {
+		now := p.Now
+		if ap, err = pf.load(ctx, func() time.Time { return now }); err != nil {
+			fmt.Fprintf(stderr, "assay verify: %v\n", err)
+			return ExitUsage
+		}
+	}
 	results, err := verifier.Appraise(ctx, verifier.Verifiers(cfg), inputs, f.format, p)
 	if err != nil {
 		fmt.Fprintf(stderr, "assay verify: %v\n", err)
 		return ExitRejected
+	}
+	if ap != nil {
+		if err := ap.apply(ctx, results); err != nil {
+			fmt.Fprintf(stderr, "assay verify: policy evaluation failed, no verdict: %v\n", err)
+			return ExitRejected
+		}
 	}
 	if f.output == "json" {
 		err = writeJSON(stdout, results)

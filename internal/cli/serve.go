@@ -86,6 +86,8 @@ flags:
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	var pf policyFlags
+	pf.register(fs)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, serveUsage)
@@ -137,7 +139,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "assay serve: %v\n", err)
 		return ExitUsage
 	}
-	if err := serve(ctx, c, logger, stderr); err != nil {
+	if err := serve(ctx, c, pf, logger, stderr); err != nil {
 		logger.Error("serve", "err", err)
 		return 1
 	}
@@ -261,7 +263,7 @@ func loadKeyring(c serveConfig, logger *slog.Logger) (*broker.Keyring, error) {
 	return broker.ParseKeyring(b)
 }
 
-func serve(ctx context.Context, c serveConfig, logger *slog.Logger, stderr io.Writer) error {
+func serve(ctx context.Context, c serveConfig, pf policyFlags, logger *slog.Logger, stderr io.Writer) error {
 	if c.Data == "" {
 		c.Data = "assay-data"
 	}
@@ -327,11 +329,20 @@ func serve(ctx context.Context, c serveConfig, logger *slog.Logger, stderr io.Wr
 			issuer = "https://" + c.ACMEDomain
 		}
 	}
-	srv, err := server.New(ctx, server.Config{
+	scfg := server.Config{
 		Issuer: issuer, ChallengeTTL: c.ChallengeTTL, TokenTTL: c.TokenTTL,
 		Verifiers: verifier.Verifiers(vcfg), Roots: roots, Logger: logger, Build: Version,
 		Secure: scheme == "https", AdminMTLS: c.AdminClientCA != "",
-	}, st, kr)
+	}
+	if pf.active() {
+		ap, err := pf.load(ctx, time.Now)
+		if err != nil {
+			return err
+		}
+		scfg.Policy, scfg.RefValues, scfg.PolicyOptions = ap.engine, ap.refs, ap.opts
+		logger.Info("appraisal policy", "policies", ap.engine.Policies(), "reference_values", len(ap.refs))
+	}
+	srv, err := server.New(ctx, scfg, st, kr)
 	if err != nil {
 		return err
 	}
