@@ -5,10 +5,12 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/binary"
 	"encoding/pem"
 	"fmt"
+	"math/bits"
 	"sort"
 
 	"github.com/google/go-tpm/tpm2"
@@ -45,6 +47,26 @@ type AK struct {
 	// Name is TPM2B_NAME.name (nameAlg || H(TPMT_PUBLIC)), Part 1 section
 	// 16; nil without Public.
 	Name []byte
+	// spkiSHA256 is the SHA-256 of Key's DER SubjectPublicKeyInfo, as
+	// the parsers compute it once; nil for an AK made otherwise.
+	spkiSHA256 []byte
+}
+
+// keySHA256 returns the SHA-256 of the AK's DER SubjectPublicKeyInfo.
+func (ak *AK) keySHA256() []byte {
+	if ak.spkiSHA256 != nil {
+		return ak.spkiSHA256
+	}
+	return spkiSHA256(ak.Key)
+}
+
+func spkiSHA256(k crypto.PublicKey) []byte {
+	der, err := x509.MarshalPKIXPublicKey(k)
+	if err != nil {
+		return nil
+	}
+	s := sha256.Sum256(der)
+	return s[:]
 }
 
 // unmarshal decodes a TPM structure with go-tpm and insists that it be the
@@ -146,7 +168,14 @@ func bankName(alg tpm2.TPMAlgID) string {
 // Selected lists the PCR indices a TPMS_PCR_SELECTION selects, ascending
 // (Part 2, section 10.6.2: bit n of pcrSelect[n/8] is PCR n).
 func Selected(s tpm2.TPMSPCRSelection) []int {
-	var out []int
+	n := 0
+	for _, byt := range s.PCRSelect {
+		n += bits.OnesCount8(byt)
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make([]int, 0, n)
 	for i, byt := range s.PCRSelect {
 		for bit := 0; bit < 8; bit++ {
 			if byt&(1<<bit) != 0 {
@@ -196,22 +225,22 @@ func akFromPublic(pub *tpm2.TPMTPublic) (_ *AK, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: TPMT_PUBLIC: %v", ErrMalformed, err)
 	}
-	if _, err := akFromKey(k); err != nil {
-		return nil, err
+	switch k.(type) {
+	case *rsa.PublicKey, *ecdsa.PublicKey:
+	default:
+		return nil, fmt.Errorf("%w: AK public key is %T, want RSA or ECDSA", ErrMalformed, k)
 	}
 	name, err := tpm2.ObjectName(pub)
 	if err != nil {
 		return nil, fmt.Errorf("%w: TPMT_PUBLIC name: %v", ErrMalformed, err)
 	}
-	return &AK{Public: pub, Key: k, Name: name.Buffer}, nil
+	return &AK{Public: pub, Key: k, Name: name.Buffer, spkiSHA256: spkiSHA256(k)}, nil
 }
 
 func akFromKey(k crypto.PublicKey) (*AK, error) {
-	switch k := k.(type) {
-	case *rsa.PublicKey:
-		return &AK{Key: k}, nil
-	case *ecdsa.PublicKey:
-		return &AK{Key: k}, nil
+	switch k.(type) {
+	case *rsa.PublicKey, *ecdsa.PublicKey:
+		return &AK{Key: k, spkiSHA256: spkiSHA256(k)}, nil
 	}
 	return nil, fmt.Errorf("%w: AK public key is %T, want RSA or ECDSA", ErrMalformed, k)
 }

@@ -18,13 +18,17 @@ var Coverage = attest.Coverage{
 		"the PCR values (pcrs) were the TPM's at the moment of the quote (clock_info), signed by the AK, a restricted key that the TPM uses only to sign structures it generated itself",
 		"when ak.trust passed: the AK lives in a TPM that a trusted AK CA (a cloud provider's vTPM CA) certified, named by the AK certificate; or the AK is enrolled: it passed credential activation against the EK the enrolment names (ek_sha256), so it lives in the TPM holding that EK",
 		"when the event log replayed: the boot-time measurements (firmware, bootloader, kernel and whatever else measured boot recorded) that produced those PCR values",
+		"with an EK certificate (ek.chain, ek.san, ek.key): that a TPM vendor (or cloud vTPM) CA certified the EK for a TPM of the manufacturer, model and version named (ek.manufacturer, ek.model, ek.version); that this TPM is the quote's only when ek.bound: the EK is the one the enrolled AK was activated against",
+		"when ima.replay passed: the IMA measurements (file paths and digests, signatures) up to the quote, bound through PCR 10; with ima.allowlist and ima.signatures, that each measured file was allowed by the allow list or validly signed by a key given",
 		"extra_data: the caller's nonce, binding the quote to this request when a nonce was given and matched",
 	},
 	DoesNotProve: []string{
 		"without ak.trust: anything about which TPM, or whether a TPM at all, signed the quote",
-		"for an enrolled AK: that the EK belongs to a genuine TPM (the EK certificate's chain to a TPM manufacturer is not verified in this version), or that the TPM is still the one enrolled if the enrolment is stale",
+		"for an enrolled AK without an EK certificate bound to it (ek.bound): that the EK belongs to a genuine TPM; and in any case that the TPM is still the one enrolled if the enrolment is stale",
+		"that an EK certificate vouches for the quote's TPM when ek.bound is false: the certificate is then checked on its own",
+		"that a file is benign because IMA measured it, or that files IMA's policy did not measure are; ima-buf entries and a Keylime policy's keyrings are not judged; the allow list and keys are only as trustworthy as whoever supplied them",
 		"that the measured software is the software you expect: that is policy, against reference values for the PCRs or the event log",
-		"what ran after boot, unless IMA or a runtime measurer extends PCRs and its log is appraised",
+		"what ran after boot, unless IMA or a runtime measurer extends PCRs and its log is given and appraised (ima.*)",
 		"disk encryption, the integrity of storage, or the confidentiality of memory (a vTPM is not a TEE)",
 		"that the event log's PCRs outside the quote's selection are what the log says",
 		"freshness, unless a nonce was given and matched extraData",
@@ -35,6 +39,13 @@ var Coverage = attest.Coverage{
 type Verifier struct {
 	// Enrolled are AKs that passed credential activation; nil means none.
 	Enrolled []Enrollment
+	// IMAPolicy and IMAKeys are an IMA allow list and signature keys the
+	// operator holds. When either is set, the allow lists and keys among
+	// a bundle's files are ignored: in a service the bundle is the
+	// attester's, and whoever supplies keys can sign a file into
+	// acceptance. Both nil means those among the bundle's files, if any.
+	IMAPolicy *tcg.IMAPolicy
+	IMAKeys   []tcg.IMAKey
 }
 
 // Kind implements attest.Verifier.
@@ -66,9 +77,10 @@ func (v *Verifier) Appraise(ctx context.Context, b attest.Bundle, p attest.Param
 	}
 	res.Evidence.Format = ev.Format
 	res.Checks = append(res.Checks, attest.Pass("parse", "%s: %d quote(s) of %s, TPMS_ATTEST magic and type TPM_ST_ATTEST_QUOTE", ev.Format, len(ev.Quotes), quotesString(ev)))
-	o := Options{Roots: p.Roots, Nonce: p.Nonce, Now: func() time.Time { return now }, EventLog: log, Enrolled: v.Enrolled}
+	o := Options{Roots: p.Roots, EKRoots: p.Roots, Nonce: p.Nonce, Now: func() time.Time { return now }, EventLog: log, Enrolled: v.Enrolled,
+		IMAPolicy: v.IMAPolicy, IMAKeys: v.IMAKeys}
 	if len(o.Roots) == 0 {
-		o.Roots = nil
+		o.Roots, o.EKRoots = nil, nil
 	}
 	claims, checks, err := Verify(ctx, ev, o)
 	res.Checks = append(res.Checks, checks...)
@@ -82,8 +94,20 @@ func (v *Verifier) Appraise(ctx context.Context, b attest.Bundle, p attest.Param
 
 // Gather parses the evidence and joins to it the collateral of the
 // bundle: a signature, PCR values and an AK public for a bare quote, AK
-// certificates (supplied ones take precedence over the container's), and
-// an event log (a supplied one replaces the container's; returned apart).
+// certificates (supplied ones take precedence over the container's), EK
+// certificates and an EK public, an IMA log, allow list and keys, and a
+// firmware event log (a supplied one replaces the container's; returned
+// apart).
+//
+// Supplied certificates are sorted by what they certify: CAs are
+// intermediates; EK certificates are told by their profile
+// (IsEKCertificate); the AK certificate is the one that certifies the AK,
+// or, when the AK is known only from a certificate, the first other leaf
+// that is not an IMA key; the remaining leaves are IMA keys (a
+// certificate of another key than a known AK is not taken for the AK's).
+// A PEM public key is an IMA key when the AK is known otherwise (the
+// container, a TPM2B_PUBLIC, an AK certificate of another key) or when its
+// key ID names a signature in the IMA log; otherwise it is the AK.
 func Gather(b attest.Bundle) (*Evidence, []byte, error) {
 	format := b.Format
 	if format == "tpm" {
@@ -94,12 +118,10 @@ func Gather(b attest.Bundle) (*Evidence, []byte, error) {
 		return nil, nil, err
 	}
 	var log []byte
+	var pemKeys []attest.NamedBlob
 	for _, o := range b.Other {
 		f, ok := SniffCollateral(o.Data)
 		if !ok {
-			if _, ok := tcg.Sniff(o.Data); ok {
-				log = o.Data
-			}
 			continue
 		}
 		switch f {
@@ -124,7 +146,15 @@ func Gather(b attest.Bundle) (*Evidence, []byte, error) {
 					q.PCRs = pf.Values
 				}
 			}
-		case FormatAKPublic, FormatAKPEM:
+		case FormatAKPublic:
+			// A restricted decryption key is an EK (tpm2_createek -u);
+			// an AK is a signing key.
+			if ek, err := ParseEK(o.Data); err == nil {
+				if ev.EK == nil {
+					ev.EK = ek
+				}
+				continue
+			}
 			ak, err := ParseAKPublic(o.Data)
 			if err != nil {
 				return nil, nil, fmt.Errorf("%s: %w", o.Name, err)
@@ -132,23 +162,86 @@ func Gather(b attest.Bundle) (*Evidence, []byte, error) {
 			if ev.AK == nil {
 				ev.AK = ak
 			}
+		case FormatAKPEM:
+			pemKeys = append(pemKeys, o)
+		case FormatIMALog:
+			ev.IMALog = o.Data
+		case FormatIMAAllowList, FormatKeylimePolicy:
+			if ev.IMAPolicy != nil {
+				return nil, nil, fmt.Errorf("%w: %s: a second IMA allow list; give one", ErrMalformed, o.Name)
+			}
+			p, err := tcg.ParseIMAPolicy(o.Data)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", o.Name, err)
+			}
+			ev.IMAPolicy = p
+			ev.IMAKeys = append(ev.IMAKeys, p.Keys...)
+		default:
+			if _, ok := tcg.Sniff(o.Data); ok {
+				log = o.Data
+			}
 		}
 	}
+	sigKeys := imaSignatureKeyIDs(ev.IMALog)
 	var leaves []*x509.Certificate
 	for _, c := range b.Certificates {
-		if c.IsCA {
+		switch {
+		case c.IsCA:
 			ev.Intermediates = append(ev.Intermediates, c)
-		} else {
+		case IsEKCertificate(c):
+			ev.EKCerts = append(ev.EKCerts, c)
+		default:
 			leaves = append(leaves, c)
 		}
 	}
-	if len(leaves) > 0 {
-		ev.AKCert = leaves[0]
+	// With no AK yet, the first leaf that is not an IMA key is taken for
+	// the AK's certificate, and a PEM key of another key is an IMA key.
+	var akCandidate *x509.Certificate
+	if ev.AK == nil {
 		for _, c := range leaves {
-			if ev.AK != nil && sameKey(ev.AK.Key, c.PublicKey) {
-				ev.AKCert = c
+			if !isIMAKeyCert(c, sigKeys) {
+				akCandidate = c
 				break
 			}
+		}
+	}
+	for _, o := range pemKeys {
+		ak, err := ParseAKPublic(o.Data)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", o.Name, err)
+		}
+		if ev.AK != nil && sameKey(ev.AK.Key, ak.Key) {
+			continue // the AK, given twice
+		}
+		ik, ierr := tcg.ParseIMAKeys(o.Data, o.Name)
+		isAK := ev.AK == nil && (akCandidate != nil && sameKey(akCandidate.PublicKey, ak.Key) ||
+			akCandidate == nil && (ierr != nil || !sigKeys[ik[0].ID]))
+		switch {
+		case isAK:
+			ev.AK = ak
+		case ierr == nil:
+			ev.IMAKeys = append(ev.IMAKeys, ik...)
+		}
+	}
+	var akCert *x509.Certificate
+	for _, c := range leaves {
+		if ev.AK != nil && sameKey(ev.AK.Key, c.PublicKey) {
+			akCert = c
+			break
+		}
+	}
+	if akCert == nil && ev.AK == nil {
+		akCert = akCandidate
+	}
+	if akCert != nil {
+		ev.AKCert = akCert
+	}
+	for _, c := range leaves {
+		if c == akCert {
+			continue
+		}
+		if k, err := tcg.IMAKeyFromCertificate(c); err == nil {
+			ev.IMAKeys = append(ev.IMAKeys, k)
 		}
 	}
 	if ev.AK == nil && ev.AKCert != nil {
@@ -157,6 +250,36 @@ func Gather(b attest.Bundle) (*Evidence, []byte, error) {
 		}
 	}
 	return ev, log, nil
+}
+
+// imaSignatureKeyIDs collects the key IDs of the signatures in an IMA
+// log, which tell an IMA key from an AK.
+func imaSignatureKeyIDs(raw []byte) map[[4]byte]bool {
+	out := map[[4]byte]bool{}
+	if raw == nil {
+		return out
+	}
+	l, err := tcg.ParseIMA(raw)
+	if err != nil {
+		return out
+	}
+	for _, id := range l.SignatureKeyIDs() {
+		out[id] = true
+	}
+	return out
+}
+
+// isIMAKeyCert: a leaf that signs code (extended key usage codeSigning,
+// as kernel IMA keys are made) or whose key ID names a signature in the
+// IMA log.
+func isIMAKeyCert(c *x509.Certificate, sigKeys map[[4]byte]bool) bool {
+	for _, u := range c.ExtKeyUsage {
+		if u == x509.ExtKeyUsageCodeSigning {
+			return true
+		}
+	}
+	k, err := tcg.IMAKeyFromCertificate(c)
+	return err == nil && sigKeys[k.ID]
 }
 
 func quotesString(ev *Evidence) string {
@@ -186,11 +309,37 @@ func (*Verifier) Inspect(b []byte, format string) (any, error) {
 		}
 		return NewClaims(&Evidence{Quotes: []*Quote{{Attest: emptyAttest(), Info: quoteInfo(f), PCRs: f.Values}}}, nil, nil).PCRs, nil
 	case FormatAKPublic, FormatAKPEM:
+		// A TPM2B_PUBLIC of a restricted decryption key is an EK's.
+		if ek, err := ParseEK(b); err == nil && format == FormatAKPublic {
+			return map[string]any{"ek": map[string]any{"algorithm": keyAlgorithm(ek.Key), "public_key_sha256": fmt.Sprintf("%x", ek.SHA256())}}, nil
+		}
 		ak, err := ParseAKPublic(b)
 		if err != nil {
 			return nil, err
 		}
 		return akClaims(ak, nil), nil
+	case tcg.FormatCryptoAgile, tcg.FormatSHA1:
+		l, err := tcg.Parse(b)
+		if err != nil {
+			return nil, err
+		}
+		return l.Claims(), nil
+	case FormatIMALog:
+		l, err := tcg.ParseIMA(b)
+		if err != nil {
+			return nil, err
+		}
+		return l.Claims(), nil
+	case FormatIMAAllowList, FormatKeylimePolicy:
+		p, err := tcg.ParseIMAPolicy(b)
+		if err != nil {
+			return nil, err
+		}
+		var keys []string
+		for _, k := range p.Keys {
+			keys = append(keys, k.IDString()+" "+k.Source)
+		}
+		return map[string]any{"format": p.Format, "paths": len(p.Digests), "digests": p.Entries(), "excludes": p.Excludes, "verification_keys": keys, "not_evaluated": p.Unevaluated}, nil
 	}
 	ev, err := ParseEvidence(b, format)
 	if err != nil {

@@ -3,7 +3,6 @@ package tpm
 import (
 	"crypto/ecdsa"
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
 	"fmt"
@@ -25,9 +24,16 @@ type Claims struct {
 	// PCRSelection is pcrSelect, by bank.
 	PCRSelection map[string][]int `json:"pcr_selection"`
 	// PCRs are the values the pcrDigest covers, by bank and index.
-	PCRs     map[string]map[string]string `json:"pcrs"`
-	AK       *AKClaims                    `json:"ak,omitempty"`
-	EventLog *tcg.Claims                  `json:"event_log,omitempty"`
+	PCRs map[string]map[string]string `json:"pcrs"`
+	AK   *AKClaims                    `json:"ak,omitempty"`
+	// EK is the verified EK certificate supplied with the quote, when
+	// one was; EK.Bound says whether it is the EK the AK was activated
+	// against.
+	EK       *EKClaims   `json:"ek,omitempty"`
+	EventLog *tcg.Claims `json:"event_log,omitempty"`
+	// IMA is the IMA measurement list's binding and appraisal, when one
+	// was given.
+	IMA *IMAClaims `json:"ima,omitempty"`
 }
 
 // Clock is TPMS_CLOCK_INFO.
@@ -103,7 +109,7 @@ func NewClaims(ev *Evidence, quoted PCRs, log *tcg.Log) *Claims {
 		}
 	}
 	for b, m := range quoted {
-		out := map[string]string{}
+		out := make(map[string]string, len(m))
 		for i, v := range m {
 			out[strconv.Itoa(i)] = hex.EncodeToString(v)
 		}
@@ -127,18 +133,13 @@ func akClaims(ak *AK, cert *x509.Certificate) AKClaims {
 		if ak.Name != nil {
 			c.Name = hex.EncodeToString(ak.Name)
 		}
-		if der, err := x509.MarshalPKIXPublicKey(ak.Key); err == nil {
-			s := sha256.Sum256(der)
-			c.PublicKeySHA256 = hex.EncodeToString(s[:])
+		if s := ak.keySHA256(); s != nil {
+			c.PublicKeySHA256 = hex.EncodeToString(s)
 		}
 	}
 	if cert != nil {
-		c.Certificate = &CertClaims{
-			Subject:  cert.Subject.String(),
-			Issuer:   cert.Issuer.String(),
-			Serial:   fmt.Sprintf("%#x", cert.SerialNumber),
-			NotAfter: cert.NotAfter.UTC().Format("2006-01-02T15:04:05Z"),
-		}
+		cc := certClaims(cert)
+		c.Certificate = &cc
 	}
 	return c
 }

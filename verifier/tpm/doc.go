@@ -1,6 +1,7 @@
 // Package tpm verifies TPM 2.0 quotes: a TPM2_Quote's TPMS_ATTEST and
 // TPMT_SIGNATURE against an attestation key (AK), the PCR values it
-// covers, and the TCG event log that explains them.
+// covers, the TCG event log that explains them, the EK certificate of the
+// TPM, and the IMA measurement list with its allow list and signing keys.
 //
 // Evidence: go-tpm-tools' attest.Attestation protobuf (AK public, one
 // quote per PCR bank with its PCR values, the event log, the AK
@@ -27,16 +28,29 @@
 //     selection order with the signature's hash, equal pcrDigest (TPM 2.0
 //     Part 3, section 18.4.1); only those values become claims;
 //   - nonce: extraData equals Options.Nonce (skipped without one);
+//   - ek.chain, ek.san, ek.key (with an EK certificate, VerifyEK): it
+//     chains to a TPM vendor CA at Options.Now, its subjectAltName names
+//     the TPM (manufacturer, model, version), it certifies an RSA 2048 or
+//     ECC P-256 EK, and that EK is the one the enrolled AK was activated
+//     against (or the EK TPM2B_PUBLIC given) when either is known;
 //   - eventlog.replay: the event log (internal/eventlog/tcg) replays to
 //     the quoted values of PCRs 0-7 and of every other PCR it extends, in
-//     every bank both have.
+//     every bank both have;
+//   - ima.replay, ima.allowlist, ima.signatures (with an IMA log, allow
+//     list or keys): a prefix of the IMA log replays to the quoted PCR 10;
+//     each of its file measurements has a digest the allow list gives for
+//     its path or a valid signature; each signature verifies with the key
+//     its key ID names (internal/eventlog/tcg, IMALog.Appraise).
 //
 // # What is trusted
 //
 // The embedded cloud vTPM AK CAs in trust/ (Google Compute Engine's EK/AK
-// CAs and Azure's vTPM AK CAs; docs/trust-anchors.md) or Options.Roots,
-// the enrolments in Options.Enrolled (and the EKs they were activated
-// against), and the clock.
+// CAs and Azure's vTPM AK CAs; docs/trust-anchors.md) or Options.Roots;
+// the TPM vendors' EK CAs in trust/ek/ with the cloud CAs, or
+// Options.EKRoots; the enrolments in Options.Enrolled (and the EKs they
+// were activated against); the IMA allow list and keys, as given (by the
+// operator through Options or Verifier, or among the bundle's files); and
+// the clock.
 //
 // # Credential activation
 //
@@ -52,17 +66,19 @@
 //
 // # What is not done yet
 //
-// The EK itself is trusted as given: an EK certificate's chain to a TPM
-// manufacturer CA is not verified, so an enrolment proves "the AK is in
-// the TPM holding this EK", and which TPM that is rests on how the EK was
-// obtained. Enrolments do not expire. qualifiedSigner is reported, not
-// compared with the AK's Name (it depends on the AK's hierarchy).
+// An enrolment proves "the AK is in the TPM holding this EK"; which TPM
+// that is, an EK certificate given with the quote says (ek.key binds the
+// two), and assay tpm challenge does not yet refuse an EK certificate
+// that fails VerifyEK. Enrolments do not expire. qualifiedSigner is
+// reported, not compared with the AK's Name (it depends on the AK's
+// hierarchy). IMA: version 3 and fs-verity signatures, ima-buf entries
+// and a Keylime policy's keyrings are not judged.
 //
 // # What the evidence does not prove
 //
 // See Coverage: the PCR state at quote time and, through the log, the
-// boot; nothing about runtime after boot (unless IMA's log is appraised),
-// disk encryption, or memory confidentiality. Without ak.trust, nothing
-// about which TPM signed; with an enrolment, which TPM only as far as the
-// EK is known to be a TPM's.
+// boot; runtime after boot only as far as IMA measured it and its log is
+// given; nothing about disk encryption or memory confidentiality. Without
+// ak.trust, nothing about which TPM signed; with an enrolment, which TPM
+// only as far as the EK is known to be a TPM's (a bound EK certificate).
 package tpm

@@ -11,6 +11,8 @@ import (
 	tpmpb "github.com/google/go-tpm-tools/proto/tpm"
 	"github.com/google/go-tpm/tpm2"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/assay-dev/assay/internal/eventlog/tcg"
 )
 
 // Evidence formats.
@@ -29,7 +31,17 @@ const (
 	FormatSignature = "tpmt-signature"  // tpm2_quote -s (-f tss, the default)
 	FormatPCRFile   = "tpm2-tools-pcrs" // tpm2_quote -o (serialized, the default)
 	FormatAKPublic  = "tpm2b-public"    // tpm2_createak -u, TPM2B_PUBLIC or TPMT_PUBLIC
-	FormatAKPEM     = "pem-public-key"  // tpm2_createak -f pem, or openssl
+	FormatAKPEM     = "pem-public-key"  // tpm2_createak -f pem, or openssl; or an IMA key (evmctl)
+	// The TCG firmware event log (binary_bios_measurements): tcg.Sniff's
+	// format names, tcg.FormatCryptoAgile and its SHA-1 sibling.
+	FormatEventLog = tcg.FormatCryptoAgile
+	// FormatIMALog: the IMA measurement list
+	// (binary_runtime_measurements), tcg.FormatIMA.
+	FormatIMALog = tcg.FormatIMA
+	// IMA allow lists: sha256sum-style lines, or a Keylime runtime policy
+	// (tcg.FormatIMAAllowList, tcg.FormatKeylimePolicy).
+	FormatIMAAllowList  = tcg.FormatIMAAllowList
+	FormatKeylimePolicy = tcg.FormatKeylimePolicy
 )
 
 // Evidence is a parsed evidence container.
@@ -44,6 +56,25 @@ type Evidence struct {
 	Intermediates []*x509.Certificate
 	// EventLog is the TCG event log the container carries, as bytes.
 	EventLog []byte
+
+	// What Gather found beside the evidence (none of it is in a
+	// container):
+
+	// EKCerts are the supplied certificates whose profile is an EK
+	// certificate's (IsEKCertificate); nil when none.
+	EKCerts []*x509.Certificate
+	// EK is an EK public area supplied as TPM2B_PUBLIC (a restricted
+	// decryption key, which an AK never is); nil when none.
+	EK *EK
+	// IMALog is an IMA measurement list; nil when none.
+	IMALog []byte
+	// IMAPolicy is an allow list (sha256sum lines or a Keylime runtime
+	// policy); nil when none.
+	IMAPolicy *tcg.IMAPolicy
+	// IMAKeys are IMA signature verification keys: the supplied
+	// certificates and PEM public keys that are neither the AK's nor an
+	// EK's, and a Keylime policy's verification keys; nil when none.
+	IMAKeys []tcg.IMAKey
 }
 
 // maxQuotes bounds the quotes of one container: one per bank.
@@ -68,8 +99,12 @@ func isQuoteMsg(b []byte) bool {
 }
 
 // SniffCollateral recognises the files tpm2_quote and tpm2_createak write
-// beside a quote: TPMT_SIGNATURE, the serialized PCR file, the AK public as
-// TPM2B_PUBLIC or PEM.
+// beside a quote (TPMT_SIGNATURE, the serialized PCR file, the AK public
+// as TPM2B_PUBLIC or PEM), the TCG firmware event log, the IMA
+// measurement list, and IMA allow lists (sha256sum lines, Keylime runtime
+// policies). A PEM public key may be the AK or an IMA key; Gather tells
+// them apart. Certificates are classified before collateral, by the
+// caller.
 func SniffCollateral(b []byte) (string, bool) {
 	if bytes.HasPrefix(bytes.TrimSpace(b), []byte("-----BEGIN PUBLIC KEY-----")) {
 		if _, err := ParseAKPublic(b); err == nil {
@@ -89,6 +124,20 @@ func SniffCollateral(b []byte) (string, bool) {
 		if _, err := ParseAKPublic(b); err == nil {
 			return FormatAKPublic, true
 		}
+	}
+	// tcg.Sniff looks at the first events only, and takes a few other
+	// binary structures (SEV-SNP reports) for a SHA-1 log: the log must
+	// parse whole.
+	if f, ok := tcg.Sniff(b); ok {
+		if _, err := tcg.Parse(b); err == nil {
+			return f, true
+		}
+	}
+	if f, ok := tcg.SniffIMA(b); ok {
+		return f, true
+	}
+	if f, ok := tcg.SniffIMAPolicy(b); ok {
+		return f, true
 	}
 	return "", false
 }

@@ -2,6 +2,8 @@ package tpm_test
 
 import (
 	"bytes"
+	"encoding/asn1"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -12,6 +14,7 @@ import (
 	"github.com/google/go-tpm/tpm2"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/assay-dev/assay/internal/testutil"
 	"github.com/assay-dev/assay/verifier/tpm"
 )
 
@@ -95,4 +98,42 @@ func attestationSeed(f *testing.F) []byte {
 		f.Fatal(err)
 	}
 	return b
+}
+
+// FuzzParseEKSAN: ParseEKSAN never panics, fails only with ErrMalformed
+// or ErrEKProfile, and what it reads survives MarshalEKSAN. Seeded with
+// the subjectAltName of every EK certificate of the corpus and with
+// generated ones.
+func FuzzParseEKSAN(f *testing.F) {
+	for _, name := range []string{"ek-certs/intel-ptt-spth-ek-rsa.pem", "gce/uca_tpm_rsa_enc_cert.pem", "gce/uca_tpm_ecc_enc_cert.pem"} {
+		b, err := os.ReadFile(filepath.Join(testutil.CorpusDir(f), "tpm", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		c, err := tpm.ParseEKCertificate(b)
+		if err != nil {
+			f.Fatal(err)
+		}
+		for _, e := range c.Extensions {
+			if e.Id.Equal(asn1.ObjectIdentifier{2, 5, 29, 17}) {
+				f.Add(e.Value)
+			}
+		}
+	}
+	f.Add(tpm.MarshalEKSAN(&tpm.TPMIdentity{Manufacturer: "id:4E544300", Model: "NPCT75x", Version: "id:00070002"}))
+	f.Add(dnsOnlySAN(f))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		id, err := tpm.ParseEKSAN(b)
+		if err != nil {
+			if !errors.Is(err, tpm.ErrMalformed) && !errors.Is(err, tpm.ErrEKProfile) {
+				t.Fatalf("error %v is neither ErrMalformed nor ErrEKProfile", err)
+			}
+			return
+		}
+		_, _ = id.VendorID()
+		again, err := tpm.ParseEKSAN(tpm.MarshalEKSAN(id))
+		if err != nil || *again != *id {
+			t.Fatalf("round trip: %+v, %v; was %+v", again, err, id)
+		}
+	})
 }

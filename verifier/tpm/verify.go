@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math/big"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -40,6 +41,20 @@ type Options struct {
 	// Enrolled are AKs that passed credential activation (assay tpm
 	// activate-check); an AK among them passes ak.trust. nil means none.
 	Enrolled []Enrollment
+	// EKRoots are the trusted EK CAs for an EK certificate supplied with
+	// the quote; nil means the embedded TPM vendor and cloud vTPM EK CAs
+	// (EmbeddedEKRoots).
+	EKRoots []*x509.Certificate
+	// IMAPolicy is the allow list that the IMA log's file measurements
+	// are judged against, and IMAKeys (with IMAPolicy's own verification
+	// keys) the keys that their signatures are checked against. When
+	// either is set, the allow list and keys supplied beside the evidence
+	// (Evidence.IMAPolicy, Evidence.IMAKeys) are ignored: whoever
+	// supplies keys can sign a file into acceptance. Both nil means those
+	// supplied beside the evidence; without an allow list ima.allowlist
+	// does not run, without keys ima.signatures does not.
+	IMAPolicy *tcg.IMAPolicy
+	IMAKeys   []tcg.IMAKey
 }
 
 // Verification is what Verify established.
@@ -55,11 +70,15 @@ type Verification struct {
 // does not process.
 var oidSubjectAltName = asn1.ObjectIdentifier{2, 5, 29, 17}
 
-// Verify checks a parsed quote, in order: ak.trust, signature, pcr.digest,
-// nonce, eventlog.replay. A failed ak.trust does not stop the others (they
-// still say whether the quote is intact), a failed signature does (nothing
-// after it would be signed). Claims come back only if every check passed;
-// the checks come back either way, and the error wraps the first failure.
+// Verify checks a parsed quote, in order: ak.trust; with an EK
+// certificate, ek.chain, ek.san and ek.key (VerifyEK; the EK is compared
+// with the one an enrolled AK was activated against, or an EK public
+// given); signature, pcr.digest, nonce, eventlog.replay; with an IMA log,
+// allow list or keys, ima.replay, ima.allowlist and ima.signatures. A
+// failed ak.trust or ek check does not stop the others (they still say
+// whether the quote is intact), a failed signature does (nothing after it
+// would be signed). Claims come back only if every check passed; the
+// checks come back either way, and the error wraps the first failure.
 func Verify(ctx context.Context, ev *Evidence, o Options) (*Claims, []attest.Check, error) {
 	now := time.Now
 	if o.Now != nil {
@@ -81,13 +100,26 @@ func Verify(ctx context.Context, ev *Evidence, o Options) (*Claims, []attest.Che
 
 	// ak.trust: an enrolment (credential activation against an EK) or an
 	// AK certificate from a trusted AK CA vouches for the AK.
-	if e := enrolled(ev.AK, o.Enrolled); e != nil {
+	enrolment := enrolled(ev.AK, o.Enrolled)
+	if e := enrolment; e != nil {
 		checks = append(checks, attest.Pass("ak.trust", "AK activated against EK sha256:%x at %s (enrolled AK name %x)", e.EKSHA256, e.ActivatedAt.UTC().Format(time.RFC3339), e.AK.Name))
 	} else if err := akTrust(ev, o, now()); err != nil {
 		fail("ak.trust", err)
 	} else {
 		c := ev.AKCert
 		checks = append(checks, attest.Pass("ak.trust", "AK certificate %s, issued by %q, chains to a trusted AK CA at %s and certifies the AK public key", certID(c), c.Issuer, now().UTC().Format(time.RFC3339)))
+	}
+
+	// ek.*: an EK certificate supplied with the quote.
+	var ekClaims *EKClaims
+	if len(ev.EKCerts) > 0 {
+		cert, eo := quoteEK(ev, enrolment, o, now)
+		cl, ekChecks, err := VerifyEK(cert, eo)
+		checks = append(checks, ekChecks...)
+		if err != nil && first == nil {
+			first = err
+		}
+		ekClaims = cl
 	}
 
 	// signature
@@ -124,7 +156,8 @@ func Verify(ctx context.Context, ev *Evidence, o Options) (*Claims, []attest.Che
 		}
 		for bank, m := range vals {
 			if quoted[bank] == nil {
-				quoted[bank] = map[int][]byte{}
+				quoted[bank] = m // vals is this call's own
+				continue
 			}
 			for i, v := range m {
 				if w, ok := quoted[bank][i]; ok && !bytes.Equal(w, v) {
@@ -182,10 +215,61 @@ func Verify(ctx context.Context, ev *Evidence, o Options) (*Claims, []attest.Che
 			checks = append(checks, attest.Pass("eventlog.replay", "%s", detail))
 		}
 	}
+	// ima.*: the IMA measurement list, its allow list and keys.
+	policy, keys := ev.IMAPolicy, ev.IMAKeys
+	if o.IMAPolicy != nil || o.IMAKeys != nil {
+		policy, keys = o.IMAPolicy, o.IMAKeys
+		if policy != nil {
+			keys = append(append([]tcg.IMAKey{}, keys...), policy.Keys...)
+		}
+	}
+	if len(keys) == 0 {
+		keys = nil
+	}
+	var imaClaims *IMAClaims
+	switch {
+	case ev.IMALog == nil && policy == nil && keys == nil:
+	case !pcrOK:
+		checks = append(checks, attest.Skip("ima.replay", "not replayed: the PCR values are not the quoted ones"))
+	default:
+		imaChecks, cl, err := imaChecks(ev.IMALog, quoted, policy, keys)
+		checks = append(checks, imaChecks...)
+		if err != nil && first == nil {
+			first = err
+		}
+		imaClaims = cl
+	}
 	if first != nil {
 		return nil, checks, first
 	}
-	return NewClaims(ev, quoted, log), checks, nil
+	c := NewClaims(ev, quoted, log)
+	c.EK, c.IMA = ekClaims, imaClaims
+	return c, checks, nil
+}
+
+// quoteEK picks the EK certificate to judge (the one that certifies the
+// EK an enrolled AK was activated against, or the EK public given, when
+// one does; else the first) and what to compare it with.
+func quoteEK(ev *Evidence, e *Enrollment, o Options, now func() time.Time) (*x509.Certificate, EKOptions) {
+	eo := EKOptions{Roots: o.EKRoots, Intermediates: append(append([]*x509.Certificate{}, ev.Intermediates...), o.Intermediates...), Now: now}
+	switch {
+	case e != nil:
+		eo.EKSHA256 = e.EKSHA256
+		eo.EKSource = fmt.Sprintf("the EK the quote's AK was activated against (enrolment of %s)", e.ActivatedAt.UTC().Format(time.RFC3339))
+	case ev.EK != nil:
+		eo.EKSHA256 = ev.EK.SHA256()
+		eo.EKSource = "the EK public (TPM2B_PUBLIC) given"
+	}
+	cert := ev.EKCerts[0]
+	if eo.EKSHA256 != nil {
+		for _, c := range ev.EKCerts {
+			if bytes.Equal((&EK{Key: c.PublicKey}).SHA256(), eo.EKSHA256) {
+				cert = c
+				break
+			}
+		}
+	}
+	return cert, eo
 }
 
 // akTrust decides whether anything vouches for the AK.
@@ -332,7 +416,11 @@ func checkPCRDigest(q *Quote) (PCRs, error) {
 		if err != nil {
 			return nil, err
 		}
-		for _, i := range Selected(s) {
+		sel := Selected(s)
+		if out[s.Hash] == nil && len(sel) > 0 {
+			out[s.Hash] = make(map[int][]byte, len(sel))
+		}
+		for _, i := range sel {
 			v, ok := q.PCRs[s.Hash][i]
 			if !ok {
 				return nil, fmt.Errorf("%w: the quote selects %s PCR %d but its value was not supplied", ErrCollateralMissing, bankName(s.Hash), i)
@@ -341,9 +429,6 @@ func checkPCRDigest(q *Quote) (PCRs, error) {
 				return nil, fmt.Errorf("%w: %s PCR %d is %d bytes, want %d", ErrMalformed, bankName(s.Hash), i, len(v), bh.Size())
 			}
 			w.Write(v)
-			if out[s.Hash] == nil {
-				out[s.Hash] = map[int][]byte{}
-			}
 			out[s.Hash][i] = v
 		}
 	}
@@ -455,14 +540,26 @@ func hashName(h crypto.Hash) string {
 }
 
 func selectionString(l tpm2.TPMLPCRSelection) string {
-	var parts []string
-	for _, s := range l.PCRSelections {
-		parts = append(parts, fmt.Sprintf("%s%v", bankName(s.Hash), Selected(s)))
+	// By hand, not fmt's %v: it runs on every verification.
+	var b []byte
+	for i, s := range l.PCRSelections {
+		if i > 0 {
+			b = append(b, '+')
+		}
+		b = append(b, bankName(s.Hash)...)
+		b = append(b, '[')
+		for j, p := range Selected(s) {
+			if j > 0 {
+				b = append(b, ' ')
+			}
+			b = strconv.AppendInt(b, int64(p), 10)
+		}
+		b = append(b, ']')
 	}
-	if len(parts) == 0 {
+	if len(b) == 0 {
 		return "no PCRs"
 	}
-	return strings.Join(parts, "+")
+	return string(b)
 }
 
 func sigString(sig *tpm2.TPMTSignature) string {

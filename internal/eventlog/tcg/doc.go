@@ -28,7 +28,7 @@
 //     CEL are not read.
 //
 // Sniff, SniffIMA and SniffCEL tell the formats apart by their first
-// bytes. A Confidential Computing event log (TDX CCEL) has the
+// bytes; SniffIMAPolicy recognises IMA allow lists by parsing them. A Confidential Computing event log (TDX CCEL) has the
 // crypto-agile format too: Sniff leaves every log whose banks are all
 // SHA-384 or SM3 to internal/eventlog/ccel, whose Sniff claims exactly
 // those, so the two never claim the same input (a TPM log with a single
@@ -80,10 +80,14 @@
 //     policy's call.
 //   - For IMA, an entry whose template hash does not match its data
 //     (template_hash_ok false) may still replay correctly: its path and
-//     file digest are not what was measured. Signatures in ima-sig
-//     entries are decoded, not verified. Kernels before 5.8 extended
-//     every bank with the SHA-1 template digest zero-padded; Replay
-//     computes what 5.8 and later extend, ReplayPadded the older way.
+//     file digest are not what was measured. IMALog.Appraise judges file
+//     measurements against an allow list (ParseIMAPolicy: sha256sum-style
+//     lines or a Keylime runtime policy) and verifies version 2 ima-sig
+//     signatures with the keys given (ParseIMAKeys); it binds nothing
+//     itself: judge only the prefix a quote binds. Kernels before 5.8
+//     extended every bank with the SHA-1 template digest zero-padded;
+//     Replay computes what 5.8 and later extend, ReplayPadded (and
+//     MatchPrefixPadded) the older way.
 //   - A log taken after the quote has more events than the quote saw; a
 //     register extended by software that logs elsewhere has events the
 //     log lacks. Both are mismatches, reported as such.

@@ -96,3 +96,43 @@ func ExampleSniff() {
 	// keylime-ima.bin: "" "ima-log" ""
 	// confidential-space-cel.bin: "" "" "tcg-cel"
 }
+
+// Judging an IMA measurement list against an allow list and a signing
+// key. In a verifier, judge only the entries a quoted PCR 10 binds
+// (MatchPrefix); here, all of them.
+func ExampleIMALog_Appraise() {
+	b, err := os.ReadFile("testdata/keylime-ima.bin")
+	if err != nil {
+		panic(err)
+	}
+	l, err := tcg.ParseIMA(b)
+	if err != nil {
+		panic(err)
+	}
+	allow, err := os.ReadFile("testdata/ima-allowlist.txt")
+	if err != nil {
+		panic(err)
+	}
+	policy, err := tcg.ParseIMAPolicy(allow)
+	if err != nil {
+		panic(err)
+	}
+	pem, err := os.ReadFile("testdata/keylime-ima-rsa2048pub.pem")
+	if err != nil {
+		panic(err)
+	}
+	keys, err := tcg.ParseIMAKeys(pem, "rsa2048pub.pem")
+	if err != nil {
+		panic(err)
+	}
+	a := l.Appraise(0, tcg.IMAPCR, policy, keys)
+	fmt.Printf("%s: %d judged, %d allowed, %d not listed; signatures %d valid, %d invalid, %d unsigned\n",
+		policy.Format, a.Judged, a.Allowed, a.NotInAllowList, a.SignatureValid, a.SignatureInvalid, a.Unsigned)
+	for _, o := range a.Offending {
+		fmt.Printf("#%d %s: %s\n", o.Num, o.Path, o.Reason)
+	}
+	// Output:
+	// ima-allowlist: 4 judged, 3 allowed, 1 not listed; signatures 1 valid, 1 invalid, 2 unsigned
+	// #4 /usr/bin/zmore: signature: ima signature: no given key has ID 531f4025
+	// #4 /usr/bin/zmore: not in the allow list
+}

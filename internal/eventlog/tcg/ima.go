@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"encoding/binary"
 	"fmt"
+	"hash"
 	"slices"
 	"strings"
 
@@ -128,9 +129,22 @@ func ParseIMA(b []byte) (*IMALog, error) {
 		return nil, fmt.Errorf("%w: the first %d bytes are not an IMA measurement list entry", ErrMalformed, min(len(b), 64))
 	}
 	b = bytes.Clone(b)
+	// Size the entries (and their fields) once: a list has tens of
+	// thousands, and growing the slice entry by entry costs more than
+	// parsing them.
+	n := 0
+	for off := 0; off < len(b); n++ {
+		size := l.entrySize(b[off:])
+		if size == 0 {
+			break
+		}
+		off += size
+	}
+	l.Entries = make([]IMAEntry, 0, n+1)
+	p := &imaParser{l: l, fields: make([][]byte, 0, 3*(n+1))}
 	off := 0
 	for off < len(b) {
-		e, n, err := l.parseEntry(b[off:])
+		e, n, err := p.entry(b[off:])
 		if err != nil {
 			return nil, fmt.Errorf("%w: IMA entry #%d at offset %d: %v", ErrMalformed, len(l.Entries), off, err)
 		}
@@ -139,6 +153,51 @@ func ParseIMA(b []byte) (*IMALog, error) {
 		off += n
 	}
 	return l, nil
+}
+
+// entrySize returns the length of the entry at the start of b as its
+// length fields state it, or 0 when they do not fit in b. It checks
+// nothing else: the parse that follows does.
+func (l *IMALog) entrySize(b []byte) int {
+	o := l.order()
+	off := 4 + l.TemplateHash.Size()
+	if len(b) < off+4 {
+		return 0
+	}
+	nameLen := o.Uint32(b[off:])
+	off += 4
+	if nameLen > imaTemplateNameMax || int(nameLen) > len(b)-off {
+		return 0
+	}
+	legacy := string(b[off:off+int(nameLen)]) == "ima"
+	off += int(nameLen)
+	if legacy {
+		if len(b)-off < imaDigestSizeLegacy+4 {
+			return 0
+		}
+		n := o.Uint32(b[off+imaDigestSizeLegacy:])
+		if n > imaEventNameMax || int(n) > len(b)-off-imaDigestSizeLegacy-4 {
+			return 0
+		}
+		return off + imaDigestSizeLegacy + 4 + int(n)
+	}
+	if len(b)-off < 4 {
+		return 0
+	}
+	n := o.Uint32(b[off:])
+	if uint64(n) > uint64(len(b)-off-4) {
+		return 0
+	}
+	return off + 4 + int(n)
+}
+
+// imaParser reads the entries of one list: their fields share one
+// backing array, and consecutive entries of one template its name.
+type imaParser struct {
+	l            *IMALog
+	fields       [][]byte
+	lastTemplate string
+	lastFields   []string // imaTemplateFields[lastTemplate]
 }
 
 // imaDetect finds the byte order and template digest size under which
@@ -157,6 +216,12 @@ func imaDetect(b []byte) (*IMALog, bool) {
 
 // parseEntry reads one entry from the start of b.
 func (l *IMALog) parseEntry(b []byte) (IMAEntry, int, error) {
+	return (&imaParser{l: l}).entry(b)
+}
+
+// entry reads one entry from the start of b.
+func (p *imaParser) entry(b []byte) (IMAEntry, int, error) {
+	l := p.l
 	o := l.order()
 	size := l.TemplateHash.Size()
 	if len(b) < 4+size+4 {
@@ -172,12 +237,17 @@ func (l *IMALog) parseEntry(b []byte) (IMAEntry, int, error) {
 	if nameLen > imaTemplateNameMax || int(nameLen) > len(b)-off {
 		return IMAEntry{}, 0, fmt.Errorf("template name length %d (at most %d, %d bytes left)", nameLen, imaTemplateNameMax, len(b)-off)
 	}
-	e.Template = string(b[off : off+int(nameLen)])
-	for _, c := range []byte(e.Template) {
+	name := b[off : off+int(nameLen)]
+	for _, c := range name {
 		if c <= 0x20 || c >= 0x7f {
-			return IMAEntry{}, 0, fmt.Errorf("template name %q is not printable", e.Template)
+			return IMAEntry{}, 0, fmt.Errorf("template name %q is not printable", name)
 		}
 	}
+	if string(name) != p.lastTemplate || p.lastFields == nil {
+		p.lastTemplate = string(name)
+		p.lastFields = imaTemplateFields[p.lastTemplate]
+	}
+	e.Template = p.lastTemplate
 	off += int(nameLen)
 	rest := b[off:]
 	if e.Template == "ima" {
@@ -193,7 +263,9 @@ func (l *IMALog) parseEntry(b []byte) (IMAEntry, int, error) {
 		}
 		end := imaDigestSizeLegacy + 4 + int(n)
 		e.Data = rest[:end:end]
-		e.Fields = [][]byte{rest[:imaDigestSizeLegacy:imaDigestSizeLegacy], rest[imaDigestSizeLegacy+4 : end : end]}
+		start := len(p.fields)
+		p.fields = append(p.fields, rest[:imaDigestSizeLegacy:imaDigestSizeLegacy], rest[imaDigestSizeLegacy+4:end:end])
+		e.Fields = p.fields[start:len(p.fields):len(p.fields)]
 		return e, off + end, nil
 	}
 	if len(rest) < 4 {
@@ -204,18 +276,22 @@ func (l *IMALog) parseEntry(b []byte) (IMAEntry, int, error) {
 		return IMAEntry{}, 0, fmt.Errorf("template data length %d exceeds the %d bytes left", n, len(rest)-4)
 	}
 	e.Data = rest[4 : 4+n : 4+n]
+	start := len(p.fields)
 	for d := e.Data; len(d) > 0; {
 		if len(d) < 4 {
 			return IMAEntry{}, 0, fmt.Errorf("template data: %d bytes left where a field length is due", len(d))
 		}
 		fl := o.Uint32(d)
 		if uint64(fl) > uint64(len(d)-4) {
-			return IMAEntry{}, 0, fmt.Errorf("template field %d: length %d exceeds the %d bytes left", len(e.Fields), fl, len(d)-4)
+			return IMAEntry{}, 0, fmt.Errorf("template field %d: length %d exceeds the %d bytes left", len(p.fields)-start, fl, len(d)-4)
 		}
-		e.Fields = append(e.Fields, d[4:4+fl:4+fl])
+		p.fields = append(p.fields, d[4:4+fl:4+fl])
 		d = d[4+fl:]
 	}
-	if want := imaTemplateFields[e.Template]; want != nil && len(e.Fields) != len(want) {
+	if len(p.fields) > start {
+		e.Fields = p.fields[start:len(p.fields):len(p.fields)]
+	}
+	if want := p.lastFields; want != nil && len(e.Fields) != len(want) {
 		return IMAEntry{}, 0, fmt.Errorf("template %s has %d fields, want %d (%s)", e.Template, len(e.Fields), len(want), strings.Join(want, "|"))
 	}
 	return e, off + 4 + int(n), nil
@@ -264,19 +340,59 @@ func (e *IMAEntry) TemplateHashOK(h crypto.Hash) bool {
 	return bytes.Equal(sum(h, e.hashedData()), e.Digest)
 }
 
-// extendValue returns what the kernel extends into the PCR for the entry
-// in bank: all ones for a violation; the recorded digest in the list's
-// own bank; the hash of the template data in any other (Linux 5.8 and
+// extender replays IMA entries into one PCR bank, reusing its hash
+// states and buffers: a replay hashes every entry once or twice, and
+// per-call allocation would cost more than the hashing.
+type extender struct {
+	l    *IMALog
+	bank crypto.Hash
+	// padded: extend the recorded digest zero-padded or truncated to the
+	// bank's size, as kernels before 5.8 did in every bank.
+	padded bool
+	pcr    hash.Hash // H(PCR || value)
+	data   hash.Hash // H(template data), for banks other than the list's
+	buf    []byte
+}
+
+func newExtender(l *IMALog, bank crypto.Hash, padded bool) *extender {
+	return &extender{l: l, bank: bank, padded: padded, pcr: bank.New(), data: bank.New(), buf: make([]byte, 0, 2*bank.Size())}
+}
+
+// value returns what the kernel extends into the PCR for the entry: all
+// ones for a violation; the recorded digest in the list's own bank (or
+// padded); the hash of the template data in any other (Linux 5.8 and
 // later compute one template digest per PCR bank,
-// ima_calc_field_array_hash).
-func (l *IMALog) extendValue(e *IMAEntry, bank crypto.Hash) []byte {
-	if e.Violation() {
-		return bytes.Repeat([]byte{0xff}, bank.Size())
-	}
-	if bank == l.TemplateHash {
+// ima_calc_field_array_hash). The result is valid until the next call.
+func (x *extender) value(e *IMAEntry) []byte {
+	size := x.bank.Size()
+	switch {
+	case e.Violation():
+		x.buf = x.buf[:size]
+		for i := range x.buf {
+			x.buf[i] = 0xff
+		}
+		return x.buf
+	case x.bank == x.l.TemplateHash:
 		return e.Digest
+	case x.padded:
+		x.buf = x.buf[:size]
+		n := copy(x.buf, e.Digest)
+		clear(x.buf[n:])
+		return x.buf
 	}
-	return sum(bank, e.hashedData())
+	x.data.Reset()
+	x.data.Write(e.hashedData())
+	x.buf = x.data.Sum(x.buf[:0])
+	return x.buf
+}
+
+// extend sets v (a PCR value of the bank's size) to H(v || value(e)).
+func (x *extender) extend(v []byte, e *IMAEntry) {
+	ext := x.value(e)
+	x.pcr.Reset()
+	x.pcr.Write(v)
+	x.pcr.Write(ext)
+	x.pcr.Sum(v[:0])
 }
 
 // ReplayPCRs returns the value of every PCR the list extends in bank,
@@ -285,14 +401,16 @@ func (l *IMALog) ReplayPCRs(bank crypto.Hash) map[int][]byte {
 	if !bank.Available() {
 		return nil
 	}
+	x := newExtender(l, bank, false)
 	out := map[int][]byte{}
 	for i := range l.Entries {
 		e := &l.Entries[i]
 		v, ok := out[e.PCR]
 		if !ok {
 			v = make([]byte, bank.Size())
+			out[e.PCR] = v
 		}
-		out[e.PCR] = sum(bank, append(v, l.extendValue(e, bank)...))
+		x.extend(v, e)
 	}
 	return out
 }
@@ -307,33 +425,26 @@ const IMAPCR = 10
 // template data, as Linux 5.8 and later do. Kernels before 5.8 extended
 // every bank with the SHA-1 digest zero-padded (ReplayPadded).
 func (l *IMALog) Replay(bank crypto.Hash) []byte {
-	v, ok := l.ReplayPCRs(bank)[IMAPCR]
-	if !ok && bank.Available() {
-		v = make([]byte, bank.Size())
-	}
-	return v
+	return l.replay(bank, false)
 }
 
 // ReplayPadded returns PCR 10 in bank as kernels before 5.8 extended it:
 // with each recorded digest zero-padded (or truncated) to the bank's
 // size, all ones for a violation.
 func (l *IMALog) ReplayPadded(bank crypto.Hash) []byte {
+	return l.replay(bank, true)
+}
+
+func (l *IMALog) replay(bank crypto.Hash, padded bool) []byte {
 	if !bank.Available() {
 		return nil
 	}
+	x := newExtender(l, bank, padded)
 	v := make([]byte, bank.Size())
 	for i := range l.Entries {
-		e := &l.Entries[i]
-		if e.PCR != IMAPCR {
-			continue
+		if e := &l.Entries[i]; e.PCR == IMAPCR {
+			x.extend(v, e)
 		}
-		d := make([]byte, bank.Size())
-		if e.Violation() {
-			d = bytes.Repeat([]byte{0xff}, bank.Size())
-		} else {
-			copy(d, e.Digest)
-		}
-		v = sum(bank, append(v, d...))
 	}
 	return v
 }
@@ -344,6 +455,17 @@ func (l *IMALog) ReplayPadded(bank crypto.Hash) []byte {
 // after the quote has more entries than the quote saw: a matching
 // prefix binds those entries and no others.
 func (l *IMALog) MatchPrefix(bank crypto.Hash, pcr int, want []byte) (int, bool) {
+	return l.matchPrefix(bank, pcr, want, false)
+}
+
+// MatchPrefixPadded is MatchPrefix for a kernel before 5.8, which
+// extended every bank with the recorded digest zero-padded (see
+// ReplayPadded). In the list's own bank the two are the same.
+func (l *IMALog) MatchPrefixPadded(bank crypto.Hash, pcr int, want []byte) (int, bool) {
+	return l.matchPrefix(bank, pcr, want, true)
+}
+
+func (l *IMALog) matchPrefix(bank crypto.Hash, pcr int, want []byte, padded bool) (int, bool) {
 	if !bank.Available() || len(want) != bank.Size() {
 		return 0, false
 	}
@@ -351,12 +473,13 @@ func (l *IMALog) MatchPrefix(bank crypto.Hash, pcr int, want []byte) (int, bool)
 	if bytes.Equal(v, want) {
 		return 0, true
 	}
+	x := newExtender(l, bank, padded)
 	for i := range l.Entries {
 		e := &l.Entries[i]
 		if e.PCR != pcr {
 			continue
 		}
-		v = sum(bank, append(v, l.extendValue(e, bank)...))
+		x.extend(v, e)
 		if bytes.Equal(v, want) {
 			return i + 1, true
 		}
@@ -387,10 +510,23 @@ func (e *TemplateHashError) Unwrap() error { return ErrMismatch }
 // hash of its template data (violations excepted), else a
 // *TemplateHashError naming the others.
 func (l *IMALog) CheckTemplates() error {
+	return l.CheckTemplatesUpTo(len(l.Entries))
+}
+
+// CheckTemplatesUpTo is CheckTemplates for the first n entries (those a
+// quote binds).
+func (l *IMALog) CheckTemplatesUpTo(n int) error {
 	var bad []int
-	for i := range l.Entries {
+	x, buf := l.TemplateHash.New(), make([]byte, 0, l.TemplateHash.Size())
+	for i := 0; i < n && i < len(l.Entries); i++ {
 		e := &l.Entries[i]
-		if !e.Violation() && !e.TemplateHashOK(l.TemplateHash) {
+		if e.Violation() {
+			continue
+		}
+		x.Reset()
+		x.Write(e.hashedData())
+		buf = x.Sum(buf[:0])
+		if !bytes.Equal(buf, e.Digest) {
 			bad = append(bad, e.Num)
 		}
 	}
@@ -443,7 +579,8 @@ type IMAEntryClaims struct {
 	FileDigestAlg string `json:"file_digest_alg,omitempty"`
 	DigestType    string `json:"digest_type,omitempty"`
 	// Signature is the sig field (ima-sig, ima-sigv2, ima-modsig): the
-	// security.ima extended attribute, hex. Assay does not verify it.
+	// security.ima extended attribute, hex. Claims do not verify it;
+	// Appraise does, with the keys given.
 	Signature string `json:"signature,omitempty"`
 	// Buffer is the buf field of ima-buf (a kexec command line, a key),
 	// hex, and BufferText the same when it is text.
