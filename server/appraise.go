@@ -46,6 +46,14 @@ var errBadEvidence = errors.New("bad evidence")
 // wantKind, when not empty, is the evidence kind the session announced.
 func (s *Server) appraise(ctx context.Context, sessionID, wantKind string, inputs []verifier.Input, expected []byte) (appraisal, error) {
 	start := time.Now()
+	// The bundle is the attester's: endorsements and reference material
+	// in it would let the attester vouch for itself. Those come from the
+	// service's configuration only.
+	for _, in := range inputs {
+		if it, err := verifier.Classify(in, s.cfg.Verifiers, ""); err == nil && operatorOnly[it.Format] {
+			return appraisal{}, fmt.Errorf("%w: %s is %s, trust material the service takes from its own configuration, never from the attester", errBadEvidence, in.Name, it.Format)
+		}
+	}
 	p := attest.Params{Now: s.now(), Nonce: expected, Roots: s.cfg.Roots}
 	results, err := verifier.Appraise(ctx, s.cfg.Verifiers, inputs, "", p)
 	if err != nil {
@@ -117,6 +125,14 @@ func (s *Server) appraise(ctx context.Context, sessionID, wantKind string, input
 		return appraisal{}, err
 	}
 	return a, nil
+}
+
+// operatorOnly are the collateral formats an attester may not supply:
+// platform endorsements (Arm CCA CPAKs, Trustee's stores, CoRIMs) and IMA
+// allow lists.
+var operatorOnly = map[string]bool{
+	"cca-cpak-pem": true, "cca-cpak-jwk": true, "trustee-cca-tastore": true, "trustee-cca-rvstore": true,
+	"corim": true, "signed-corim": true, "ima-allowlist": true, "keylime-runtime-policy": true,
 }
 
 // summary is what a session keeps of its appraisal for release policies.

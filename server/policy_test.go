@@ -4,6 +4,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -67,5 +69,22 @@ func TestServicePolicy(t *testing.T) {
 		if !strings.Contains(v.Error, w) {
 			t.Errorf("rejection %q does not name %q", v.Error, w)
 		}
+	}
+}
+
+// TestAttesterCannotSupplyTrustMaterial: an IMA allow list (or a CCA
+// endorsement) in an attester's bundle is refused, naming the file: the
+// service takes those from its own configuration.
+func TestAttesterCannotSupplyTrustMaterial(t *testing.T) {
+	e := newEnv(t, testutil.SQLiteStore(t))
+	allow, err := os.ReadFile(filepath.Join(testutil.RepoRoot(t), "internal", "eventlog", "tcg", "testdata", "ima-allowlist.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &attester.Client{BaseURL: e.url}
+	_, err = c.Run(t.Context(), snpSource{t: t, guest: e.guest}, "snp", nil, []attester.File{{Name: "allowlist.txt", Data: allow}})
+	var se *attester.ServerError
+	if !errors.As(err, &se) || se.Status != 400 || !strings.Contains(se.Detail, "allowlist.txt") {
+		t.Fatalf("got %v, want 400 naming allowlist.txt", err)
 	}
 }

@@ -30,6 +30,11 @@ type Config struct {
 	TCBTiers map[dcap.TCBStatus]string
 	// TPMEnrolled are AKs that passed credential activation; nil is none.
 	TPMEnrolled []tpm.Enrollment
+	// AttesterBundles marks the inputs as the attester's own (the
+	// service): trust material among them that only an operator may
+	// supply (IMA allow lists and keys, CCA platform endorsements) is
+	// ignored.
+	AttesterBundles bool
 }
 
 // Verifiers returns every verifier, in the order classification tries
@@ -44,8 +49,8 @@ func Verifiers(c Config) []attest.Verifier {
 		&tdx.Verifier{Cache: c.DCAPCache, Collateral: c.DCAPCollateral, TCBTiers: c.TCBTiers},
 		&sgx.Verifier{Cache: c.DCAPCache, Collateral: c.DCAPCollateral, TCBTiers: c.TCBTiers},
 		&nitro.Verifier{},
-		&tpm.Verifier{Enrolled: c.TPMEnrolled},
-		&cca.Verifier{},
+		&tpm.Verifier{Enrolled: c.TPMEnrolled, OperatorIMAOnly: c.AttesterBundles},
+		&cca.Verifier{OperatorEndorsementsOnly: c.AttesterBundles},
 		&sevsnp.Verifier{Collateral: c.SNPCollateral, Product: c.SNPProduct, Cache: c.SNPCache},
 	}
 }

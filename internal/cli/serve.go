@@ -317,6 +317,7 @@ func serve(ctx context.Context, c serveConfig, pf policyFlags, logger *slog.Logg
 	if err != nil {
 		return err
 	}
+	vcfg.AttesterBundles = true
 	roots := vp.Roots
 	scheme := "http"
 	if c.TLSCert != "" || c.ACMEDomain != "" {

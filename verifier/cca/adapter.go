@@ -37,6 +37,12 @@ type Verifier struct {
 	// Policy is the built-in appraisal policy; the zero value is the
 	// default (a lifecycle that is not secured is a warning).
 	Policy Policy
+	// Endorsements, when OperatorEndorsementsOnly is set, are the only
+	// CPAK sources: the bundle's endorsements are ignored. A service sets
+	// it, since there the bundle is the attester's, and an attester that
+	// supplies its own CPAK vouches for itself.
+	Endorsements             []Endorsement
+	OperatorEndorsementsOnly bool
 }
 
 // Kind implements attest.Verifier.
@@ -89,8 +95,11 @@ func (v *Verifier) Appraise(_ context.Context, b attest.Bundle, p attest.Params)
 	// A bare PEM or JWK key that is no CPAK (an RSA TPM AK) may be another
 	// verifier's and is passed over too; a broken CCA store or CoRIM is a
 	// failure, named.
-	var ends []Endorsement
+	ends := append([]Endorsement(nil), v.Endorsements...)
 	for _, o := range b.Other {
+		if v.OperatorEndorsementsOnly {
+			break
+		}
 		if _, ok := SniffCollateral(o.Data); !ok {
 			continue
 		}

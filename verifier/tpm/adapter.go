@@ -46,6 +46,11 @@ type Verifier struct {
 	// acceptance. Both nil means those among the bundle's files, if any.
 	IMAPolicy *tcg.IMAPolicy
 	IMAKeys   []tcg.IMAKey
+	// OperatorIMAOnly ignores IMA allow lists and keys among a bundle's
+	// files even when the operator configured none (the service, where
+	// the bundle is the attester's): IMA appraisal then judges nothing
+	// rather than what the attester vouches for.
+	OperatorIMAOnly bool
 }
 
 // Kind implements attest.Verifier.
@@ -76,6 +81,9 @@ func (v *Verifier) Appraise(ctx context.Context, b attest.Bundle, p attest.Param
 		return res
 	}
 	res.Evidence.Format = ev.Format
+	if v.OperatorIMAOnly {
+		ev.IMAPolicy, ev.IMAKeys = nil, nil
+	}
 	res.Checks = append(res.Checks, attest.Pass("parse", "%s: %d quote(s) of %s, TPMS_ATTEST magic and type TPM_ST_ATTEST_QUOTE", ev.Format, len(ev.Quotes), quotesString(ev)))
 	o := Options{Roots: p.Roots, EKRoots: p.Roots, Nonce: p.Nonce, Now: func() time.Time { return now }, EventLog: log, Enrolled: v.Enrolled,
 		IMAPolicy: v.IMAPolicy, IMAKeys: v.IMAKeys}
