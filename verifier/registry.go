@@ -30,6 +30,8 @@ type Config struct {
 	TCBTiers map[dcap.TCBStatus]string
 	// TPMEnrolled are AKs that passed credential activation; nil is none.
 	TPMEnrolled []tpm.Enrollment
+	// NitroCache is shared across Nitro appraisals; nil is none.
+	NitroCache *nitro.Cache
 	// AttesterBundles marks the inputs as the attester's own (the
 	// service): trust material among them that only an operator may
 	// supply (IMA allow lists and keys, CCA platform endorsements) is
@@ -48,7 +50,7 @@ func Verifiers(c Config) []attest.Verifier {
 		&azcvm.Verifier{SNPCollateral: c.SNPCollateral, SNPProduct: c.SNPProduct, SNPCache: c.SNPCache, DCAPCache: c.DCAPCache, DCAPCollateral: c.DCAPCollateral, TCBTiers: c.TCBTiers},
 		&tdx.Verifier{Cache: c.DCAPCache, Collateral: c.DCAPCollateral, TCBTiers: c.TCBTiers},
 		&sgx.Verifier{Cache: c.DCAPCache, Collateral: c.DCAPCollateral, TCBTiers: c.TCBTiers},
-		&nitro.Verifier{},
+		&nitro.Verifier{Cache: c.NitroCache},
 		&tpm.Verifier{Enrolled: c.TPMEnrolled, OperatorIMAOnly: c.AttesterBundles},
 		&cca.Verifier{OperatorEndorsementsOnly: c.AttesterBundles},
 		&sevsnp.Verifier{Collateral: c.SNPCollateral, Product: c.SNPProduct, Cache: c.SNPCache},

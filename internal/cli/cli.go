@@ -24,6 +24,7 @@ import (
 	"github.com/assay-dev/assay/collateral/pcs"
 	"github.com/assay-dev/assay/internal/dcap"
 	"github.com/assay-dev/assay/verifier"
+	"github.com/assay-dev/assay/verifier/nitro"
 	"github.com/assay-dev/assay/verifier/sevsnp"
 )
 
@@ -342,6 +343,7 @@ func (f *verifyFlags) config(stderr io.Writer) (attest.Params, verifier.Config, 
 		}
 	}
 	cfg.DCAPCache = &dcap.Cache{}
+	cfg.NitroCache = &nitro.Cache{}
 	return p, cfg, errors.Join(problems...)
 }
 

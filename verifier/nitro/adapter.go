@@ -37,6 +37,8 @@ type Verifier struct {
 	// Policy is the built-in appraisal policy; the zero value is the
 	// default.
 	Policy Policy
+	// Cache is shared across appraisals; nil is none.
+	Cache *Cache
 }
 
 // Kind implements attest.Verifier.
@@ -83,7 +85,7 @@ func (v *Verifier) Appraise(_ context.Context, b attest.Bundle, p attest.Params)
 	res.Evidence.Format = ev.Format
 	res.Checks = append(res.Checks, attest.Pass("parse", "%s: %s, ES384, %d-byte payload: module_id %s, digest %s, %d PCRs of %d bytes, certificate and %d-certificate cabundle%s",
 		ev.Format, envelope(d), len(d.Payload), d.ModuleID, d.Digest, len(d.PCRs), pcrSize, len(d.CABundle), carrierNote(ev)))
-	opts := Options{Roots: p.Roots, Now: func() time.Time { return now }, Nonce: p.Nonce, Carrier: ev.Carrier}
+	opts := Options{Roots: p.Roots, Now: func() time.Time { return now }, Nonce: p.Nonce, Carrier: ev.Carrier, Cache: v.Cache}
 	if len(opts.Roots) == 0 {
 		opts.Roots = nil
 	}

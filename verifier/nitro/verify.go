@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/sha256"
 	"crypto/x509"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/veraison/go-cose"
@@ -32,6 +34,43 @@ type Options struct {
 	// (FormatCertificate). Nil means none, and no tls.binding check; when
 	// set, the document must bind its public key.
 	Carrier *x509.Certificate
+	// Cache remembers verified certificate signatures and validated
+	// paths across documents; nil is none. Validity windows, CA and key
+	// usage rules are checked every time; only the signatures and the
+	// time-independent part of path validation are remembered.
+	Cache *Cache
+}
+
+// Cache remembers the certificate signatures and certification paths a
+// verifier has already checked, so that a service appraising documents
+// from one enclave fleet verifies the AWS chain once, not per document. It
+// is safe for concurrent use; the zero value is ready.
+type Cache struct {
+	sigs  sync.Map // sha256(child.Raw ‖ parent SPKI) -> struct{}
+	paths sync.Map // sha256(leaf ‖ root ‖ intermediates) -> pathWindow
+}
+
+// pathWindow is when a validated path is valid: path validation's only
+// time-dependent part is each certificate's validity window.
+type pathWindow struct{ notBefore, notAfter time.Time }
+
+func (c *Cache) checkSignature(child, parent *x509.Certificate) error {
+	if c == nil {
+		return parent.CheckSignature(child.SignatureAlgorithm, child.RawTBSCertificate, child.Signature)
+	}
+	h := sha256.New()
+	h.Write(child.Raw)
+	h.Write(parent.RawSubjectPublicKeyInfo)
+	var k [32]byte
+	h.Sum(k[:0])
+	if _, ok := c.sigs.Load(k); ok {
+		return nil
+	}
+	if err := parent.CheckSignature(child.SignatureAlgorithm, child.RawTBSCertificate, child.Signature); err != nil {
+		return err
+	}
+	c.sigs.Store(k, struct{}{})
+	return nil
 }
 
 // maxClockSkew is how far a document's timestamp may lie after the
@@ -162,7 +201,7 @@ func (v *verification) chain() (*x509.Certificate, []*x509.Certificate) {
 		parent = first
 	} else if err := validAt(anchor, v.now); err != nil {
 		v.fail("chain.root", err)
-	} else if err := anchor.CheckSignatureFrom(anchor); err != nil {
+	} else if err := v.o.Cache.checkSignature(anchor, anchor); err != nil {
 		v.fail("chain.root", fmt.Errorf("%w: root %s self-signature: %v", ErrChain, anchor.Subject.CommonName, err))
 	} else {
 		v.pass("chain.root", "%s is a trusted root (SHA-256 %s…), self-signed, valid %s to %s; %s", anchor.Subject.CommonName, sha256Hex(anchor.Raw)[:16], day(anchor.NotBefore), day(anchor.NotAfter), how)
@@ -174,7 +213,7 @@ func (v *verification) chain() (*x509.Certificate, []*x509.Certificate) {
 	var linkErr error
 	for i, c := range inter {
 		name := fmt.Sprintf("cabundle[%d]", i+offset)
-		if err := link(name, c, parent, v.now, true); err != nil {
+		if err := link(v.o.Cache, name, c, parent, v.now, true); err != nil {
 			// The first broken link is reported; the walk goes on so
 			// that the leaf is judged against its own issuer.
 			if linkErr == nil {
@@ -196,9 +235,9 @@ func (v *verification) chain() (*x509.Certificate, []*x509.Certificate) {
 
 	// The document's certificate.
 	leaf := d.Certificate
-	err := link("certificate", leaf, parent, v.now, false)
+	err := link(v.o.Cache, "certificate", leaf, parent, v.now, false)
 	if err == nil && anchor != nil && linkErr == nil {
-		err = pathValid(leaf, anchor, inter, v.now)
+		err = pathValid(v.o.Cache, leaf, anchor, inter, v.now)
 	}
 	if err != nil {
 		v.fail("chain.leaf", err)
@@ -211,7 +250,7 @@ func (v *verification) chain() (*x509.Certificate, []*x509.Certificate) {
 // link checks that parent signed child, that child is valid at now and is
 // a CA (wantCA) or an ECDSA P-384 end-entity certificate with the key
 // usages [NSM] 3.2.3.3 requires.
-func link(name string, child, parent *x509.Certificate, now time.Time, wantCA bool) error {
+func link(c *Cache, name string, child, parent *x509.Certificate, now time.Time, wantCA bool) error {
 	if err := validAt(child, now); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
@@ -239,7 +278,7 @@ func link(name string, child, parent *x509.Certificate, now time.Time, wantCA bo
 	if !bytes.Equal(child.RawIssuer, parent.RawSubject) {
 		return fmt.Errorf("%w: %s %s names issuer %q, not %q", ErrChain, name, child.Subject.CommonName, child.Issuer.String(), parent.Subject.String())
 	}
-	if err := parent.CheckSignature(child.SignatureAlgorithm, child.RawTBSCertificate, child.Signature); err != nil {
+	if err := c.checkSignature(child, parent); err != nil {
 		return fmt.Errorf("%w: %s %s signature by %s does not verify: %v", ErrChain, name, child.Subject.CommonName, parent.Subject.CommonName, err)
 	}
 	return nil
@@ -248,7 +287,27 @@ func link(name string, child, parent *x509.Certificate, now time.Time, wantCA bo
 // pathValid runs crypto/x509's RFC 5280 path validation over exactly this
 // path, for what the link checks do not cover: path length constraints,
 // name constraints, unhandled critical extensions.
-func pathValid(leaf, root *x509.Certificate, inter []*x509.Certificate, now time.Time) error {
+//
+// With a cache, a path validated once counts again at any time inside
+// every certificate's validity window (the rest of validation does not
+// depend on the time).
+func pathValid(c *Cache, leaf, root *x509.Certificate, inter []*x509.Certificate, now time.Time) error {
+	var key [32]byte
+	if c != nil {
+		h := sha256.New()
+		h.Write(leaf.Raw)
+		h.Write(root.Raw)
+		for _, x := range inter {
+			h.Write(x.Raw)
+		}
+		h.Sum(key[:0])
+		if w, ok := c.paths.Load(key); ok {
+			pw := w.(pathWindow)
+			if !now.Before(pw.notBefore) && !now.After(pw.notAfter) {
+				return nil
+			}
+		}
+	}
 	rp, ip := x509.NewCertPool(), x509.NewCertPool()
 	rp.AddCert(root)
 	for _, c := range inter {
@@ -257,6 +316,18 @@ func pathValid(leaf, root *x509.Certificate, inter []*x509.Certificate, now time
 	_, err := leaf.Verify(x509.VerifyOptions{Roots: rp, Intermediates: ip, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
 	if err != nil {
 		return fmt.Errorf("%w: RFC 5280 path validation: %v", ErrChain, err)
+	}
+	if c != nil {
+		w := pathWindow{leaf.NotBefore, leaf.NotAfter}
+		for _, x := range append([]*x509.Certificate{root}, inter...) {
+			if x.NotBefore.After(w.notBefore) {
+				w.notBefore = x.NotBefore
+			}
+			if x.NotAfter.Before(w.notAfter) {
+				w.notAfter = x.NotAfter
+			}
+		}
+		c.paths.Store(key, w)
 	}
 	return nil
 }
