@@ -37,7 +37,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/assay-dev/assay/attest"
 	"github.com/assay-dev/assay/collateral/fetch"
 	"github.com/assay-dev/assay/internal/diskcache"
 	"github.com/assay-dev/assay/verifier/sevsnp"
@@ -251,7 +250,7 @@ func get[T any](ctx context.Context, c *Client, path string, q url.Values, what 
 		if b, err := os.ReadFile(file); err == nil {
 			v, perr := parse(b)
 			if perr == nil {
-				recordUse(ctx, what, c.url(path, q), "cache", file)
+				diskcache.RecordUse(ctx, what, c.url(path, q), "cache", file)
 				return v, nil
 			}
 			if c.Logger != nil {
@@ -295,21 +294,8 @@ func get[T any](ctx context.Context, c *Client, path string, q url.Values, what 
 		// have moved (a CRL reaching its nextUpdate meanwhile).
 		return zero, fmt.Errorf("%w: %s %s: %v", ErrFetch, what, u, err)
 	}
-	recordUse(ctx, what, u, "fetched", file)
+	diskcache.RecordUse(ctx, what, u, "fetched", file)
 	return v, nil
-}
-
-// recordUse notes the document for the appraisal's result: fetched now,
-// or when its cache file was written.
-func recordUse(ctx context.Context, what, u, from, file string) {
-	fetched := time.Now()
-	if file != "" {
-		if fi, err := os.Stat(file); err == nil {
-			fetched = fi.ModTime()
-		}
-	}
-	attest.RecordCollateral(ctx, attest.CollateralUse{What: what, URL: u, From: from, FetchedAt: fetched.UTC(),
-		AgeSeconds: int64(time.Since(fetched) / time.Second)})
 }
 
 func (c *Client) url(path string, q url.Values) string {

@@ -46,7 +46,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/assay-dev/assay/attest"
 	"github.com/assay-dev/assay/collateral/fetch"
 	"github.com/assay-dev/assay/internal/dcap"
 	"github.com/assay-dev/assay/internal/diskcache"
@@ -321,7 +320,7 @@ func (c *Client) fetch(ctx context.Context, r request) (document, error) {
 				err = r.valid(d)
 			}
 			if err == nil {
-				recordUse(ctx, r, "cache")
+				diskcache.RecordUse(ctx, r.what, r.url, "cache", r.file)
 				return d, nil
 			}
 			if c.Logger != nil {
@@ -362,21 +361,8 @@ func (c *Client) fetch(ctx context.Context, r request) (document, error) {
 		}
 		return document{}, err
 	}
-	recordUse(ctx, r, "fetched")
+	diskcache.RecordUse(ctx, r.what, r.url, "fetched", r.file)
 	return document{body: bytes.Clone(d.body), chain: bytes.Clone(d.chain)}, nil
-}
-
-// recordUse notes the document for the appraisal's result: fetched now,
-// or when its cache file was written.
-func recordUse(ctx context.Context, r request, from string) {
-	fetched := time.Now()
-	if r.file != "" {
-		if fi, err := os.Stat(r.file); err == nil {
-			fetched = fi.ModTime()
-		}
-	}
-	attest.RecordCollateral(ctx, attest.CollateralUse{What: r.what, URL: r.url, From: from, FetchedAt: fetched.UTC(),
-		AgeSeconds: int64(time.Since(fetched) / time.Second)})
 }
 
 // fetcherFor returns Fetcher, or the default one over HTTP, Timeout and

@@ -4,8 +4,12 @@
 package diskcache
 
 import (
+	"context"
 	"os"
 	"path/filepath"
+	"time"
+
+	"github.com/assay-dev/assay/attest"
 )
 
 // Dir is $XDG_CACHE_HOME/assay/<name>, or <name> under the platform's user
@@ -54,4 +58,18 @@ func WriteAtomic(file string, b []byte) error {
 		return err
 	}
 	return nil
+}
+
+// RecordUse notes, for the appraisal running in ctx, a collateral
+// document a client served from its cache or fetched (attest's
+// collateral recorder): fetched now, or when its cache file was written.
+func RecordUse(ctx context.Context, what, url, from, file string) {
+	fetched := time.Now()
+	if file != "" {
+		if fi, err := os.Stat(file); err == nil {
+			fetched = fi.ModTime()
+		}
+	}
+	attest.RecordCollateral(ctx, attest.CollateralUse{What: what, URL: url, From: from, FetchedAt: fetched.UTC(),
+		AgeSeconds: int64(time.Since(fetched) / time.Second)})
 }
