@@ -53,6 +53,8 @@ commands:
   token     "assay token verify": check an attestation result token offline
   audit     "assay audit verify|show": check or list the service's audit log
   collateral "assay collateral prefetch|status|export|import|keygen": the collateral cache for fleets and air gaps
+  policy    "assay policy test|import-corim": try a proposed policy, import reference values
+  measure   "assay measure snp|tdx|nitro": compute expected launch measurements from artifacts
   version   print the version
 
 exit status (verify): 0 affirming, 3 warning, 1 rejected, 2 usage error
@@ -87,6 +89,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runGetSecret(ctx, args[1:], stdout, stderr)
 	case "collateral":
 		return runCollateral(ctx, args[1:], stdout, stderr)
+	case "policy":
+		return runPolicy(ctx, args[1:], stdout, stderr)
+	case "measure":
+		return runMeasure(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "assay", Version)
 		return 0
