@@ -129,6 +129,51 @@ CREATE TABLE audit (
 	hash      BLOB NOT NULL CHECK (length(hash) = 32)
 ) STRICT;
 `,
+			// 2: versioned policies and reference values, the generation
+			// counter replicas poll, and the appraisal history.
+			`
+CREATE TABLE policies (
+	name       TEXT NOT NULL,
+	version    INTEGER NOT NULL CHECK (version > 0),
+	source     TEXT NOT NULL,
+	state      TEXT NOT NULL CHECK (state IN ('active', 'retired')),
+	author     TEXT NOT NULL,
+	reason     TEXT NOT NULL,
+	created_at TEXT NOT NULL,
+	PRIMARY KEY (name, version)
+) STRICT;
+
+CREATE TABLE refvalues (
+	id         TEXT NOT NULL,
+	version    INTEGER NOT NULL CHECK (version > 0),
+	state      TEXT NOT NULL CHECK (state IN ('staged', 'active', 'deprecated', 'revoked')),
+	record     TEXT NOT NULL,
+	author     TEXT NOT NULL,
+	reason     TEXT NOT NULL,
+	created_at TEXT NOT NULL,
+	PRIMARY KEY (id, version)
+) STRICT;
+
+CREATE TABLE policy_generation (
+	id  INTEGER PRIMARY KEY CHECK (id = 1),
+	gen INTEGER NOT NULL
+) STRICT;
+INSERT INTO policy_generation (id, gen) VALUES (1, 0);
+
+CREATE TABLE appraisals (
+	seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+	time           TEXT NOT NULL,
+	session_id     TEXT NOT NULL,
+	tee            TEXT NOT NULL,
+	workload       TEXT NOT NULL,
+	policy         TEXT NOT NULL,
+	verdict        TEXT NOT NULL,
+	shadow_verdict TEXT NOT NULL,
+	matched        TEXT NOT NULL,
+	results        TEXT NOT NULL
+) STRICT;
+CREATE INDEX appraisals_time ON appraisals (time);
+`,
 		},
 	}
 }
@@ -210,6 +255,52 @@ CREATE TABLE audit_head (
 	hash bytea NOT NULL CHECK (octet_length(hash) = 32)
 );
 INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, decode(repeat('00', 32), 'hex'));
+`,
+			// 2: versioned policies and reference values, the generation
+			// counter replicas poll (its row is also the lock every policy
+			// write takes), and the appraisal history.
+			`
+CREATE TABLE policies (
+	name       text NOT NULL,
+	version    bigint NOT NULL CHECK (version > 0),
+	source     text NOT NULL,
+	state      text NOT NULL CHECK (state IN ('active', 'retired')),
+	author     text NOT NULL,
+	reason     text NOT NULL,
+	created_at timestamptz NOT NULL,
+	PRIMARY KEY (name, version)
+);
+
+CREATE TABLE refvalues (
+	id         text NOT NULL,
+	version    bigint NOT NULL CHECK (version > 0),
+	state      text NOT NULL CHECK (state IN ('staged', 'active', 'deprecated', 'revoked')),
+	record     json NOT NULL,
+	author     text NOT NULL,
+	reason     text NOT NULL,
+	created_at timestamptz NOT NULL,
+	PRIMARY KEY (id, version)
+);
+
+CREATE TABLE policy_generation (
+	id  integer PRIMARY KEY CHECK (id = 1),
+	gen bigint NOT NULL
+);
+INSERT INTO policy_generation (id, gen) VALUES (1, 0);
+
+CREATE TABLE appraisals (
+	seq            bigserial PRIMARY KEY,
+	time           timestamptz NOT NULL,
+	session_id     text NOT NULL,
+	tee            text NOT NULL,
+	workload       text NOT NULL,
+	policy         text NOT NULL,
+	verdict        text NOT NULL,
+	shadow_verdict text NOT NULL,
+	matched        json NOT NULL,
+	results        json NOT NULL
+);
+CREATE INDEX appraisals_time ON appraisals (time);
 `,
 		},
 	}

@@ -1,5 +1,7 @@
 // Package store keeps the service's state: challenge sessions, sealed
-// secrets, token signing keys, settings and the hash-chained audit log.
+// secrets, token signing keys, settings, the hash-chained audit log,
+// versioned appraisal policies and reference values, and the appraisal
+// history.
 //
 // The interfaces are small and the SQL is plain. Two implementations share
 // one conformance suite: SQLite (modernc.org/sqlite, WAL, the default,
@@ -36,6 +38,8 @@ type Store interface {
 	Keys
 	Settings
 	Audit
+	PolicyStore
+	Appraisals
 	// Ping reports whether the database answers (for /readyz).
 	Ping(ctx context.Context) error
 	// Close releases the database.

@@ -160,6 +160,11 @@ func testStore(t *testing.T, newDB factory) {
 		{"two-replicas", testTwoReplicas},
 		{"reopen", testReopen},
 		{"schema-newer", testSchemaNewer},
+		{"policy-versions", testPolicyVersions},
+		{"refvalue-versions", testRefValueVersions},
+		{"refvalue-concurrent-put", testRefValueConcurrentPut},
+		{"seed-policy", testSeedPolicy},
+		{"appraisal-history", testAppraisalHistory},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
