@@ -10,6 +10,8 @@ import (
 
 	"github.com/assay-dev/assay/attest"
 	"github.com/assay-dev/assay/broker"
+	"github.com/assay-dev/assay/policy"
+	"github.com/assay-dev/assay/store"
 	"github.com/assay-dev/assay/verifier"
 )
 
@@ -62,18 +64,47 @@ func (s *Server) appraise(ctx context.Context, sessionID, wantKind string, input
 		}
 		return appraisal{}, err
 	}
+	// The session's announced kind is checked before the policy, so that
+	// the history's results carry that check too.
+	var teeMismatch string
+	if wantKind != "" && results[0].TEE != wantKind {
+		teeMismatch = fmt.Sprintf("the session announced %s evidence; the evidence is %s", wantKind, results[0].TEE)
+		results[0].Checks = append(results[0].Checks, attest.Check{Name: "tee", Severity: attest.StatusContraindicated, Detail: teeMismatch})
+		results[0].Status = attest.StatusContraindicated
+	}
+	// What the verifiers said, before any policy: the history replays it.
+	snapshot, err := json.Marshal(results)
+	if err != nil {
+		return appraisal{}, fmt.Errorf("appraisal history: %w", err)
+	}
+	set, err := s.policySet(ctx)
+	if err != nil {
+		return appraisal{}, fmt.Errorf("policy unavailable, no verdict: %w", err)
+	}
 	policyName := "assay/default"
-	if s.cfg.Policy != nil {
-		for _, r := range results {
-			d, err := s.cfg.Policy.Apply(ctx, r, s.cfg.RefValues, s.cfg.PolicyOptions)
+	opts := s.cfg.PolicyOptions
+	opts.IncludeStaged = false
+	var matched []string
+	shadow := ""
+	if set.engine != nil {
+		if set.shadowRefs != nil {
+			st, _, err := ApplyAll(ctx, set.engine, set.shadowRefs, opts, cloneResults(results))
 			if err != nil {
-				return appraisal{}, fmt.Errorf("policy evaluation failed, no verdict: %w", err)
+				return appraisal{}, fmt.Errorf("shadow policy evaluation failed, no verdict: %w", err)
 			}
-			policyName = "assay/" + d.Policy
+			shadow = st.String()
 		}
+		if _, matched, err = ApplyAll(ctx, set.engine, set.refs, opts, results); err != nil {
+			return appraisal{}, fmt.Errorf("policy evaluation failed, no verdict: %w", err)
+		}
+		policyName = "assay/" + policyOf(results[len(results)-1])
 	}
 	a := appraisal{results: results, status: attest.StatusNone, policy: policyName}
 	var failed []string
+	if teeMismatch != "" {
+		failed = append(failed, "tee: "+teeMismatch)
+		a.failed = "tee"
+	}
 	for i, r := range results {
 		if i == 0 {
 			a.status = r.Status
@@ -81,19 +112,17 @@ func (s *Server) appraise(ctx context.Context, sessionID, wantKind string, input
 			a.status = a.status.Worse(r.Status)
 		}
 		for _, c := range r.Failed() {
+			if c.Name == "tee" && teeMismatch != "" {
+				continue
+			}
 			failed = append(failed, fmt.Sprintf("%s: %s: %s", r.TEE, c.Name, c.Detail))
 			if a.failed == "" {
 				a.failed = c.Name
 			}
 		}
 	}
-	if wantKind != "" && results[0].TEE != wantKind {
+	if teeMismatch != "" {
 		a.status = attest.StatusContraindicated
-		msg := fmt.Sprintf("the session announced %s evidence; the evidence is %s", wantKind, results[0].TEE)
-		failed = append([]string{"tee: " + msg}, failed...)
-		a.failed = "tee"
-		results[0].Checks = append(results[0].Checks, attest.Check{Name: "tee", Severity: attest.StatusContraindicated, Detail: msg})
-		results[0].Status = attest.StatusContraindicated
 	}
 	a.detail = strings.Join(failed, "; ")
 	ri := info(ctx)
@@ -120,6 +149,24 @@ func (s *Server) appraise(ctx context.Context, sessionID, wantKind string, input
 	detail := map[string]any{"evidence": evid, "policy": policyName, "verified_at": p.Now.Format(time.RFC3339)}
 	if len(failed) > 0 {
 		detail["failed_checks"] = failed
+	}
+	if set.engine != nil {
+		detail["policy_generation"] = set.gen
+		detail["matched"] = matched
+	}
+	if shadow != "" {
+		detail["shadow"] = shadow
+		if shadow != a.status.String() {
+			detail["shadow_differs"] = true
+			s.metrics.shadowDiffs.WithLabelValues(results[0].TEE).Inc()
+		}
+	}
+	// The history record precedes the audit record, whose durable commit
+	// makes both durable (store.SQLite.RecordAppraisal).
+	if _, err := s.st.RecordAppraisal(ctx, store.AppraisalRecord{Time: p.Now, SessionID: sessionID, TEE: results[0].TEE,
+		Workload: opts.Workload, Policy: opts.Policy, Verdict: a.status.String(), ShadowVerdict: shadow,
+		Matched: matched, Results: snapshot}); err != nil {
+		return appraisal{}, err
 	}
 	if err := s.audit(ctx, "attester:"+sessionID, "appraisal", sessionID, a.status.String(), detail); err != nil {
 		return appraisal{}, err
@@ -199,4 +246,12 @@ func evidenceInput(name string, raw json.RawMessage) (verifier.Input, error) {
 		return verifier.Input{Name: name, Data: b}, nil
 	}
 	return verifier.Input{Name: name, Data: []byte(str)}, nil
+}
+
+// policyOf names the policy that decided r.
+func policyOf(r *attest.Result) string {
+	if d, ok := r.Policy.(policy.Decision); ok {
+		return d.Policy
+	}
+	return "default"
 }

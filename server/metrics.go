@@ -27,6 +27,10 @@ type metrics struct {
 	fetches      *prometheus.CounterVec
 	fetchTime    *prometheus.HistogramVec
 	collAge      *prometheus.HistogramVec
+	// Policy lifecycle.
+	shadowDiffs   *prometheus.CounterVec
+	policyReloads prometheus.Counter
+	policyGen     prometheus.Gauge
 }
 
 func newMetrics(build string) *metrics {
@@ -66,11 +70,20 @@ func newMetrics(build string) *metrics {
 		Name: "assay_collateral_age_seconds", Help: "Age of the collateral documents appraisals used (since their fetch), by document kind.",
 		Buckets: []float64{60, 600, 3600, 6 * 3600, 86400, 7 * 86400, 30 * 86400, 90 * 86400},
 	}, []string{"what"})
+	m.shadowDiffs = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "assay_policy_shadow_differences_total", Help: "Appraisals whose verdict with staged reference values counted (shadow) differs from the verdict, by TEE.",
+	}, []string{"tee"})
+	m.policyReloads = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "assay_policy_reloads_total", Help: "Times this replica reloaded and compiled the stored policies and reference values after a change.",
+	})
+	m.policyGen = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "assay_policy_generation", Help: "The store's policy generation this replica last loaded.",
+	})
 	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "assay_build_info", Help: "Build of the running binary (always 1).",
 	}, []string{"version"})
 	info.WithLabelValues(build).Set(1)
-	reg.MustRegister(m.requests, m.latency, m.appraisals, m.appraiseTime, m.releases, m.sessions, m.fetches, m.fetchTime, m.collAge, info)
+	reg.MustRegister(m.requests, m.latency, m.appraisals, m.appraiseTime, m.releases, m.sessions, m.fetches, m.fetchTime, m.collAge, m.shadowDiffs, m.policyReloads, m.policyGen, info)
 	return m
 }
 

@@ -52,10 +52,22 @@ type Config struct {
 	Secure bool
 	// Policy, when set, appraises every result against RefValues after
 	// the verifiers (docs/policy.md); its decision is the "policy" check
-	// and the token's appraisal policy.
-	Policy        *policy.Engine
-	RefValues     []policy.RefValue
+	// and the token's appraisal policy. Once the store holds a policy or
+	// a reference value, the store's current versions are used instead
+	// (docs/policy.md, "Lifecycle"), compiled with the built-in policies.
+	Policy    *policy.Engine
+	RefValues []policy.RefValue
+	// PolicyModules are the Rego sources of Policy's custom policies by
+	// name. New imports them and RefValues into a store that holds no
+	// policy and no reference value yet. Nil: only RefValues are
+	// imported.
+	PolicyModules map[string]string
+	// PolicyOptions name the policy and workload. Staged reference
+	// values are always evaluated in shadow, whatever IncludeStaged says.
 	PolicyOptions policy.EvalOptions
+	// HistoryRetention is how long the appraisal history keeps a record
+	// (SweepSessions prunes older ones); zero is 30 days.
+	HistoryRetention time.Duration
 	// AdminMTLS accepts a TLS client certificate that the listener
 	// verified (tls.Config.ClientCAs holds only the admin CAs) as an admin
 	// credential, beside the bearer token.
@@ -84,6 +96,9 @@ func (c *Config) defaults() {
 	if c.Issuer == "" {
 		c.Issuer = "assay"
 	}
+	if c.HistoryRetention == 0 {
+		c.HistoryRetention = 30 * 24 * time.Hour
+	}
 }
 
 // Validate reports every problem with the configuration.
@@ -98,6 +113,9 @@ func (c Config) Validate() error {
 	if c.MaxBody < 0 {
 		errs = append(errs, errors.New("max body must be positive"))
 	}
+	if c.HistoryRetention < 0 {
+		errs = append(errs, errors.New("history retention must be positive"))
+	}
 	return errors.Join(errs...)
 }
 
@@ -108,6 +126,7 @@ type Server struct {
 	kr      *broker.Keyring
 	metrics *metrics
 	admin   adminAuth
+	pol     policyCache
 
 	mu     sync.RWMutex
 	issuer *token.Issuer
@@ -127,8 +146,12 @@ func New(ctx context.Context, cfg Config, st store.Store, kr *broker.Keyring) (*
 	}
 	s := &Server{cfg: cfg, st: st, kr: kr, metrics: newMetrics(cfg.Build)}
 	s.admin = adminAuth{st: st, mtls: cfg.AdminMTLS}
+	s.pol.file = newCompiledSet(0, cfg.Policy, cfg.RefValues)
 	if err := s.loadKeys(ctx); err != nil {
 		return nil, err
+	}
+	if err := s.seedPolicy(ctx); err != nil {
+		return nil, fmt.Errorf("import the configured policy: %w", err)
 	}
 	return s, nil
 }
@@ -166,6 +189,20 @@ func (s *Server) routes() []route {
 		{"GET /v1/admin/audit", s.requireAdmin(s.adminAudit)},
 		{"POST /v1/admin/keys/rotate", s.requireAdmin(s.adminRotateKey)},
 		{"POST /v1/admin/kek/reseal", s.requireAdmin(s.adminReseal)},
+
+		// Policy lifecycle (docs/policy.md, "Lifecycle").
+		{"GET /v1/admin/policies", s.requireAdmin(s.adminListPolicies)},
+		{"PUT /v1/admin/policies/{name}", s.requireAdmin(s.adminPutPolicy)},
+		{"GET /v1/admin/policies/{name}/versions", s.requireAdmin(s.adminPolicyVersions)},
+		{"POST /v1/admin/policies/{name}/retire", s.requireAdmin(s.adminRetirePolicy)},
+		{"GET /v1/admin/refvalues", s.requireAdmin(s.adminListRefValues)},
+		{"PUT /v1/admin/refvalues/{id}", s.requireAdmin(s.adminPutRefValue)},
+		{"GET /v1/admin/refvalues/{id}/versions", s.requireAdmin(s.adminRefValueVersions)},
+		{"POST /v1/admin/refvalues/{id}/promote", s.requireAdmin(s.adminRefValueState(policy.StateActive))},
+		{"POST /v1/admin/refvalues/{id}/deprecate", s.requireAdmin(s.adminRefValueState(policy.StateDeprecated))},
+		{"POST /v1/admin/refvalues/{id}/revoke", s.requireAdmin(s.adminRefValueState(policy.StateRevoked))},
+		{"GET /v1/admin/refvalues/{id}/affected", s.requireAdmin(s.adminRefValueAffected)},
+		{"GET /v1/admin/shadow-differences", s.requireAdmin(s.adminShadowDiffs)},
 	}
 }
 
@@ -202,16 +239,21 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintln(w, "ready")
 }
 
-// SweepSessions deletes expired sessions every interval until ctx ends.
+// SweepSessions deletes expired sessions, and appraisal history records
+// older than Config.HistoryRetention, every interval until ctx ends.
 func (s *Server) SweepSessions(ctx context.Context, interval time.Duration) {
 	every(ctx, interval, func() {
 		n, err := s.st.DeleteExpiredSessions(ctx, s.now())
 		if err != nil {
 			s.cfg.Logger.Warn("session sweep failed", "err", err)
-			return
-		}
-		if n > 0 {
+		} else if n > 0 {
 			s.cfg.Logger.Debug("expired sessions deleted", "count", n)
+		}
+		n, err = s.st.PruneAppraisals(ctx, s.now().Add(-s.cfg.HistoryRetention))
+		if err != nil {
+			s.cfg.Logger.Warn("appraisal history prune failed", "err", err)
+		} else if n > 0 {
+			s.cfg.Logger.Debug("appraisal history pruned", "count", n)
 		}
 	})
 }

@@ -3,7 +3,9 @@ package store
 import (
 	"encoding/json"
 	"errors"
+	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -237,5 +239,46 @@ func testAppraisalHistory(t *testing.T, open opener) {
 	}
 	if got := sessions(AppraisalQuery{Limit: 10}); !slices.Equal(got, []string{"s3"}) {
 		t.Errorf("after prune: %v", got)
+	}
+}
+
+// BenchmarkPolicyGeneration is what every appraisal pays to learn whether
+// the policy set changed.
+func BenchmarkPolicyGeneration(b *testing.B) {
+	b.Run("sqlite", func(b *testing.B) { benchGeneration(b, benchSQLite(b)) })
+	b.Run("postgres", func(b *testing.B) { benchGeneration(b, benchPostgres(b)) })
+}
+
+func benchGeneration(b *testing.B, st Store) {
+	for b.Loop() {
+		if _, err := st.PolicyGeneration(b.Context()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func benchPostgres(b *testing.B) Store {
+	dsn := os.Getenv("ASSAY_TEST_POSTGRES")
+	if dsn == "" {
+		b.Skip("ASSAY_TEST_POSTGRES is empty")
+	}
+	st, err := OpenPostgres(b.Context(), withParams(b, dsn, map[string]string{"search_path": pgSchema(b, dsn)}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	return st
+}
+
+// BenchmarkRecordAppraisal is the history write each appraisal adds
+// (a 4 KiB results document).
+func BenchmarkRecordAppraisal(b *testing.B) {
+	st := benchSQLite(b)
+	a := AppraisalRecord{Time: t0, SessionID: "s", TEE: "snp", Verdict: "affirming", Matched: []string{"fw@1"},
+		Results: json.RawMessage(`[{"tee":"snp","claims":{"x":"` + strings.Repeat("ab", 2048) + `"}}]`)}
+	for b.Loop() {
+		if _, err := st.RecordAppraisal(b.Context(), a); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

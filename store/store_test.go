@@ -72,7 +72,7 @@ func postgresDSN(t *testing.T) string {
 }
 
 // withParams adds connection parameters to a DSN, URL or key=value form.
-func withParams(t *testing.T, dsn string, params map[string]string) string {
+func withParams(t testing.TB, dsn string, params map[string]string) string {
 	t.Helper()
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		u, err := url.Parse(dsn)
@@ -92,35 +92,42 @@ func withParams(t *testing.T, dsn string, params map[string]string) string {
 	return dsn
 }
 
-// postgresFactory gives each database a schema of its own with a random
-// name, dropped when the test ends, so test runs (and packages testing in
-// parallel) never see each other's rows.
+// pgSchema creates a schema with a random name, dropped when the test
+// ends, so test runs (and packages testing in parallel) never see each
+// other's rows.
+func pgSchema(t testing.TB, dsn string) string {
+	t.Helper()
+	var b [8]byte
+	rand.Read(b[:])
+	schema := "assay_test_" + hex.EncodeToString(b[:])
+	admin := func(ctx context.Context, q string) error {
+		c, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			return err
+		}
+		defer c.Close(ctx)
+		_, err = c.Exec(ctx, q)
+		return err
+	}
+	if err := admin(context.Background(), "CREATE SCHEMA "+schema); err != nil {
+		t.Fatalf("create schema: %v", err)
+	}
+	t.Cleanup(func() {
+		// t.Context is done by now.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := admin(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	return schema
+}
+
+// postgresFactory gives each database a schema of its own (pgSchema).
 func postgresFactory(dsn string) factory {
 	return func(t *testing.T) opener {
 		t.Helper()
-		var b [8]byte
-		rand.Read(b[:])
-		schema := "assay_test_" + hex.EncodeToString(b[:])
-		admin := func(ctx context.Context, q string) error {
-			c, err := pgx.Connect(ctx, dsn)
-			if err != nil {
-				return err
-			}
-			defer c.Close(ctx)
-			_, err = c.Exec(ctx, q)
-			return err
-		}
-		if err := admin(t.Context(), "CREATE SCHEMA "+schema); err != nil {
-			t.Fatalf("create schema: %v", err)
-		}
-		t.Cleanup(func() {
-			// t.Context is done by now.
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			if err := admin(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-				t.Errorf("drop schema %s: %v", schema, err)
-			}
-		})
+		schema := pgSchema(t, dsn)
 		// Few connections each: the suite's tests run in parallel.
 		storeDSN := withParams(t, dsn, map[string]string{"search_path": schema, "pool_max_conns": "4"})
 		return func(t *testing.T) (Store, error) {

@@ -41,6 +41,8 @@ type appraiser struct {
 	engine *policy.Engine
 	refs   []policy.RefValue
 	opts   policy.EvalOptions
+	// modules are the --policy files' sources by policy name.
+	modules map[string]string
 }
 
 func (pf *policyFlags) load(ctx context.Context, now func() time.Time) (*appraiser, error) {
@@ -71,7 +73,7 @@ func (pf *policyFlags) load(ctx context.Context, now func() time.Time) (*apprais
 	if err != nil {
 		return nil, usagef("policy: %v", err)
 	}
-	return &appraiser{engine: e, refs: refs, opts: policy.EvalOptions{Policy: pf.name, IncludeStaged: pf.staged, Workload: pf.workload}}, nil
+	return &appraiser{engine: e, refs: refs, modules: mods, opts: policy.EvalOptions{Policy: pf.name, IncludeStaged: pf.staged, Workload: pf.workload}}, nil
 }
 
 // apply records the policy decision in every result.

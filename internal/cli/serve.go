@@ -49,11 +49,13 @@ type serveConfig struct {
 	LogLevel       string        `json:"log_level"`
 	LogFormat      string        `json:"log_format"`
 	ShutdownGrace  time.Duration `json:"shutdown_grace"`
+	// HistoryRetention is how long the appraisal history is kept.
+	HistoryRetention time.Duration `json:"history_retention"`
 }
 
 func defaultServeConfig() serveConfig {
 	return serveConfig{Listen: "127.0.0.1:8080", ChallengeTTL: 5 * time.Minute, TokenTTL: 5 * time.Minute,
-		LogLevel: "info", LogFormat: "text", ShutdownGrace: 30 * time.Second, KDSURL: "https://kdsintf.amd.com",
+		LogLevel: "info", LogFormat: "text", ShutdownGrace: 30 * time.Second, HistoryRetention: 30 * 24 * time.Hour, KDSURL: "https://kdsintf.amd.com",
 		PCSURL: "https://api.trustedservices.intel.com/sgx/certification/v4"}
 }
 
@@ -115,6 +117,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json")
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", c.ShutdownGrace, "how long shutdown waits for in-flight requests")
+	fs.DurationVar(&c.HistoryRetention, "history-retention", c.HistoryRetention, "how long the appraisal history (replayed by assay policy test --against-history) keeps a record")
 	// Pass 1 only to find --config; pass 2 applies file, env, then flags.
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -210,6 +213,9 @@ func (c *serveConfig) validate() error {
 	}
 	if c.ChallengeTTL <= 0 || c.TokenTTL <= 0 {
 		errs = append(errs, errors.New("--challenge-ttl and --token-ttl must be positive"))
+	}
+	if c.HistoryRetention <= 0 {
+		errs = append(errs, errors.New("--history-retention must be positive"))
 	}
 	isPG := strings.HasPrefix(c.Database, "postgres://") || strings.HasPrefix(c.Database, "postgresql://")
 	if isPG && c.KEKFile == "" && os.Getenv("ASSAY_KEK") == "" {
@@ -333,7 +339,7 @@ func serve(ctx context.Context, c serveConfig, pf policyFlags, logger *slog.Logg
 	scfg := server.Config{
 		Issuer: issuer, ChallengeTTL: c.ChallengeTTL, TokenTTL: c.TokenTTL,
 		Verifiers: verifier.Verifiers(vcfg), Roots: roots, Logger: logger, Build: Version,
-		Secure: scheme == "https", AdminMTLS: c.AdminClientCA != "",
+		Secure: scheme == "https", AdminMTLS: c.AdminClientCA != "", HistoryRetention: c.HistoryRetention,
 	}
 	if pf.active() {
 		ap, err := pf.load(ctx, time.Now)
@@ -341,6 +347,7 @@ func serve(ctx context.Context, c serveConfig, pf policyFlags, logger *slog.Logg
 			return err
 		}
 		scfg.Policy, scfg.RefValues, scfg.PolicyOptions = ap.engine, ap.refs, ap.opts
+		scfg.PolicyModules = ap.modules
 		logger.Info("appraisal policy", "policies", ap.engine.Policies(), "reference_values", len(ap.refs))
 	}
 	srv, err := server.New(ctx, scfg, st, kr)
