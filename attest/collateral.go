@@ -17,6 +17,11 @@ type CollateralUse struct {
 	URL string `json:"url,omitempty"`
 	// From is "cache" or "fetched".
 	From string `json:"from"`
+	// FetchedFrom is where the copy came from, as the cache recorded it:
+	// the URL it was fetched from, or "bundle:<created>/<signer>" for a
+	// document a signed bundle installed. Empty when the cache holds no
+	// record (a file copied in, or written before sources were recorded).
+	FetchedFrom string `json:"fetched_from,omitempty"`
 	// FetchedAt is when the document was fetched from its vendor.
 	FetchedAt time.Time `json:"fetched_at"`
 	// AgeSeconds is how long before the appraisal it was fetched.
@@ -53,6 +58,13 @@ func RecordCollateral(ctx context.Context, u CollateralUse) {
 		}
 	}
 	r.items = append(r.items, u)
+}
+
+// RecordingCollateral reports whether ctx has a recorder: collateral
+// sources skip the bookkeeping otherwise.
+func RecordingCollateral(ctx context.Context) bool {
+	_, ok := ctx.Value(collateralKey{}).(*collateralRecorder)
+	return ok
 }
 
 // RecordedCollateral returns what was recorded in ctx, in order.

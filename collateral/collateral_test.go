@@ -13,8 +13,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io/fs"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -307,7 +305,7 @@ func TestTruncatedNeverCached(t *testing.T) {
 						if !errors.Is(err, kds.ErrFetch) && !errors.Is(err, pcs.ErrFetch) {
 							t.Errorf("err = %v, want the client's ErrFetch", err)
 						}
-						if files := cacheFiles(t, dir); len(files) != 0 {
+						if files := testutil.CacheDocuments(t, dir); len(files) != 0 {
 							t.Errorf("cached after truncated bodies: %v", files)
 						}
 						if n, m := s.Count(p), s.Served(p); n != truncations || m != 0 {
@@ -330,7 +328,7 @@ func TestTruncatedNeverCached(t *testing.T) {
 					if got, err := offline.get(t.Context()); err != nil || !bytes.Equal(got, r.want) {
 						t.Errorf("the cache does not hold the whole document (err %v)", err)
 					}
-					if files := cacheFiles(t, dir); len(files) != 1 {
+					if files := testutil.CacheDocuments(t, dir); len(files) != 1 {
 						t.Errorf("cache holds %v, want one file", files)
 					}
 				})
@@ -371,25 +369,6 @@ func pemDER(t testing.TB, b []byte) []byte {
 	}
 	if len(out) == 0 {
 		t.Fatal("no PEM certificates")
-	}
-	return out
-}
-
-// cacheFiles lists the regular files under dir.
-func cacheFiles(t *testing.T, dir string) []string {
-	t.Helper()
-	var out []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.Type().IsRegular() {
-			out = append(out, p)
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		t.Fatal(err)
 	}
 	return out
 }

@@ -66,15 +66,28 @@ func Import(b *Bundle, root string, at time.Time) ([]Installed, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	// Every document was checked up to the vendor roots above.
+	meta := diskcache.Meta{Source: b.SourceID(), FetchedAt: time.Now(), Signature: diskcache.SignatureVerified}
 	for i, d := range b.Documents {
 		if out[i].Kept {
 			continue
 		}
-		if err := diskcache.WriteAtomic(filepath.Join(root, filepath.FromSlash(d.Path)), d.Data); err != nil {
+		if err := diskcache.WriteDocument(filepath.Join(root, filepath.FromSlash(d.Path)), d.Data, meta); err != nil {
 			return nil, fmt.Errorf("writing %s: %w", d.Path, err)
 		}
 	}
 	return out, nil
+}
+
+// SourceID names the bundle as the source of the documents it installs:
+// "bundle:" and its creation time and the first 16 hex digits of its
+// signer's key ID.
+func (b *Bundle) SourceID() string {
+	signer := b.Manifest.Signer
+	if len(signer) > 16 {
+		signer = signer[:16]
+	}
+	return "bundle:" + b.Manifest.Created.UTC().Format(time.RFC3339) + "/" + signer
 }
 
 // inside checks that writing rel under root stays under root: no

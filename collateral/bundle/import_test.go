@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -91,7 +92,7 @@ func readBack(t *testing.T, docs []bundle.Document) *bundle.Bundle {
 	return b
 }
 
-// files lists the files under root.
+// files lists the documents under root (not their hidden records).
 func files(t *testing.T, root string) []string {
 	t.Helper()
 	var out []string
@@ -99,7 +100,7 @@ func files(t *testing.T, root string) []string {
 		if err != nil {
 			return err
 		}
-		if !d.IsDir() {
+		if !d.IsDir() && !strings.HasPrefix(d.Name(), ".") {
 			out = append(out, p)
 		}
 		return nil

@@ -30,6 +30,7 @@ import (
 
 	"github.com/assay-dev/assay/collateral/kds"
 	"github.com/assay-dev/assay/collateral/pcs"
+	"github.com/assay-dev/assay/internal/diskcache"
 )
 
 // Source directories under a cache root.
@@ -192,11 +193,25 @@ type Entry struct {
 	// ModTime is when the file was written: when it was fetched or
 	// imported.
 	ModTime time.Time
+	// Record is what the cache recorded beside the document (its source,
+	// fetch time and how far its signature was checked when written);
+	// zero when there is no record for these bytes (HasRecord false).
+	Record    diskcache.Meta
+	HasRecord bool
 	Validity
 	// Err is why the file is not a usable document (unknown name, does
 	// not validate); nil for a genuine one. Expiry is not an error here:
 	// see Validity.Expired.
 	Err error
+}
+
+// FetchedAt is when the document was fetched or imported: as recorded,
+// else when its file was written.
+func (e Entry) FetchedAt() time.Time {
+	if e.HasRecord {
+		return e.Record.FetchedAt
+	}
+	return e.ModTime
 }
 
 // maxDocument bounds a cache file List reads: the clients refuse bodies
@@ -265,6 +280,7 @@ func entry(file, rel string, d fs.DirEntry) Entry {
 		e.Err = err
 		return e
 	}
+	e.Record, e.HasRecord = diskcache.ReadMeta(file, b)
 	e.Validity, e.Err = it.Validate(b)
 	return e
 }
@@ -291,6 +307,7 @@ func Read(root string, it Item) ([]byte, Entry, error) {
 		e.Err = err
 		return nil, e, err
 	}
+	e.Record, e.HasRecord = diskcache.ReadMeta(file, b)
 	e.Validity, e.Err = it.Validate(b)
 	return b, e, e.Err
 }

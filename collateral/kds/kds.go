@@ -250,13 +250,13 @@ func get[T any](ctx context.Context, c *Client, path string, q url.Values, what 
 		if b, err := os.ReadFile(file); err == nil {
 			v, perr := parse(b)
 			if perr == nil {
-				diskcache.RecordUse(ctx, what, c.url(path, q), "cache", file)
+				diskcache.RecordUse(ctx, what, c.url(path, q), "cache", file, b)
 				return v, nil
 			}
 			if c.Logger != nil {
 				c.Logger.Warn("discarding cached AMD collateral", "what", what, "file", file, "reason", perr)
 			}
-			_ = os.Remove(file)
+			_ = diskcache.Remove(file)
 		}
 	}
 	u := c.url(path, q)
@@ -276,7 +276,7 @@ func get[T any](ctx context.Context, c *Client, path string, q url.Values, what 
 			return nil, fmt.Errorf("%w: %s %s: %v", ErrFetch, what, u, err)
 		}
 		if file != "" {
-			if err := diskcache.WriteAtomic(file, b); err != nil && c.Logger != nil {
+			if err := diskcache.WriteDocument(file, b, diskcache.Meta{Source: u, FetchedAt: time.Now(), Signature: diskcache.SignatureUnchecked}); err != nil && c.Logger != nil {
 				c.Logger.Warn("could not cache AMD collateral", "file", file, "err", err)
 			}
 		}
@@ -294,7 +294,7 @@ func get[T any](ctx context.Context, c *Client, path string, q url.Values, what 
 		// have moved (a CRL reaching its nextUpdate meanwhile).
 		return zero, fmt.Errorf("%w: %s %s: %v", ErrFetch, what, u, err)
 	}
-	diskcache.RecordUse(ctx, what, u, "fetched", file)
+	diskcache.RecordUse(ctx, what, u, "fetched", file, nil)
 	return v, nil
 }
 

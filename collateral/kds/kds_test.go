@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/assay-dev/assay/collateral/fetch"
 	"github.com/assay-dev/assay/collateral/kds"
+	"github.com/assay-dev/assay/internal/testutil"
 	"github.com/assay-dev/assay/verifier/sevsnp"
 )
 
@@ -227,25 +227,6 @@ func chainDERs(certs []*x509.Certificate, err error) ([][]byte, error) {
 	return out, nil
 }
 
-// cacheFiles lists the regular files under dir.
-func cacheFiles(t *testing.T, dir string) []string {
-	t.Helper()
-	var out []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.Type().IsRegular() {
-			out = append(out, p)
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		t.Fatal(err)
-	}
-	return out
-}
-
 func TestGetters(t *testing.T) {
 	milan := milanVCEK(t)
 	turin := turinVCEK(t)
@@ -404,7 +385,7 @@ func TestCorruptCache(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				files := cacheFiles(t, dir)
+				files := testutil.CacheDocuments(t, dir)
 				if len(files) != 1 {
 					t.Fatalf("cache holds %v, want one file", files)
 				}
@@ -445,7 +426,7 @@ func TestCorruptCacheOffline(t *testing.T) {
 			if _, err := g.get(t.Context(), c); err != nil {
 				t.Fatal(err)
 			}
-			files := cacheFiles(t, dir)
+			files := testutil.CacheDocuments(t, dir)
 			if len(files) != 1 {
 				t.Fatalf("cache holds %v, want one file", files)
 			}
@@ -457,7 +438,7 @@ func TestCorruptCacheOffline(t *testing.T) {
 			if _, err := g.get(t.Context(), c); !errors.Is(err, kds.ErrFetch) {
 				t.Fatalf("err = %v, want ErrFetch", err)
 			}
-			if files := cacheFiles(t, dir); len(files) != 0 {
+			if files := testutil.CacheDocuments(t, dir); len(files) != 0 {
 				t.Errorf("damaged cache file kept: %v", files)
 			}
 		})
@@ -516,7 +497,7 @@ func TestHTTPStatus(t *testing.T) {
 						t.Errorf("error %q does not mention %q", msg, s)
 					}
 				}
-				if files := cacheFiles(t, dir); len(files) != 0 {
+				if files := testutil.CacheDocuments(t, dir); len(files) != 0 {
 					t.Errorf("cached after HTTP %d: %v", tt.status, files)
 				}
 			})
@@ -554,7 +535,7 @@ func TestTimeout(t *testing.T) {
 				if _, err := g.get(t.Context(), c); !errors.Is(err, kds.ErrFetch) {
 					t.Fatalf("err = %v, want ErrFetch", err)
 				}
-				if files := cacheFiles(t, dir); len(files) != 0 {
+				if files := testutil.CacheDocuments(t, dir); len(files) != 0 {
 					t.Errorf("cached a partial document: %v", files)
 				}
 			})
@@ -648,7 +629,7 @@ func TestBadBody(t *testing.T) {
 				if tt.wantMention != "" && !strings.Contains(err.Error(), tt.wantMention) {
 					t.Errorf("error %q does not mention %q", err, tt.wantMention)
 				}
-				if files := cacheFiles(t, dir); len(files) != 0 {
+				if files := testutil.CacheDocuments(t, dir); len(files) != 0 {
 					t.Fatalf("call %d: a rejected body was cached: %v", call, files)
 				}
 			}
@@ -726,7 +707,7 @@ func TestCRLFreshness(t *testing.T) {
 				if !errors.Is(err, kds.ErrFetch) {
 					t.Fatalf("err = %v, want ErrFetch", err)
 				}
-				if files := cacheFiles(t, dir); len(files) != 0 {
+				if files := testutil.CacheDocuments(t, dir); len(files) != 0 {
 					t.Errorf("stale CRL kept in the cache: %v", files)
 				}
 				return
@@ -737,7 +718,7 @@ func TestCRLFreshness(t *testing.T) {
 			if !bytes.Equal(crl.Raw, tt.wantRaw) {
 				t.Errorf("returned CRL issued %s, want the other one", crl.ThisUpdate)
 			}
-			files := cacheFiles(t, dir)
+			files := testutil.CacheDocuments(t, dir)
 			if len(files) != 1 {
 				t.Fatalf("cache holds %v, want one file", files)
 			}
@@ -836,7 +817,7 @@ func TestBadArguments(t *testing.T) {
 			if n := len(k.requests()) - before; n != 0 {
 				t.Errorf("%d requests for a bad argument, want 0", n)
 			}
-			if files := cacheFiles(t, dir); len(files) != 0 {
+			if files := testutil.CacheDocuments(t, dir); len(files) != 0 {
 				t.Errorf("cache written: %v", files)
 			}
 		})

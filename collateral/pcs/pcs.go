@@ -320,13 +320,13 @@ func (c *Client) fetch(ctx context.Context, r request) (document, error) {
 				err = r.valid(d)
 			}
 			if err == nil {
-				diskcache.RecordUse(ctx, r.what, r.url, "cache", r.file)
+				diskcache.RecordUse(ctx, r.what, r.url, "cache", r.file, b)
 				return d, nil
 			}
 			if c.Logger != nil {
 				c.Logger.Warn("discarding cached Intel collateral", "what", r.what, "file", r.file, "reason", err)
 			}
-			_ = os.Remove(r.file)
+			_ = diskcache.Remove(r.file)
 		}
 	}
 	d, err := c.misses.Do(ctx, r.url, func(ctx context.Context) (document, error) {
@@ -347,7 +347,7 @@ func (c *Client) fetch(ctx context.Context, r request) (document, error) {
 		if r.file != "" {
 			b, err := r.encode(d)
 			if err == nil {
-				err = diskcache.WriteAtomic(r.file, b)
+				err = diskcache.WriteDocument(r.file, b, diskcache.Meta{Source: r.url, FetchedAt: time.Now(), Signature: diskcache.SignatureUnchecked})
 			}
 			if err != nil && c.Logger != nil {
 				c.Logger.Warn("could not cache Intel collateral", "file", r.file, "err", err)
@@ -361,7 +361,7 @@ func (c *Client) fetch(ctx context.Context, r request) (document, error) {
 		}
 		return document{}, err
 	}
-	diskcache.RecordUse(ctx, r.what, r.url, "fetched", r.file)
+	diskcache.RecordUse(ctx, r.what, r.url, "fetched", r.file, nil)
 	return document{body: bytes.Clone(d.body), chain: bytes.Clone(d.chain)}, nil
 }
 

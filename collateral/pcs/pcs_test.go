@@ -7,7 +7,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -262,25 +261,6 @@ func countPath(reqs []*url.URL, path string, q url.Values) int {
 	return n
 }
 
-// cacheFiles lists the regular files under dir.
-func cacheFiles(t *testing.T, dir string) []string {
-	t.Helper()
-	var out []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.Type().IsRegular() {
-			out = append(out, p)
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		t.Fatal(err)
-	}
-	return out
-}
-
 // wantDoc checks that a getter returned f's document as served.
 func wantDoc(t *testing.T, f fixture, body, chain []byte) {
 	t.Helper()
@@ -445,7 +425,7 @@ func testChainHeader(t *testing.T, f fixture, h http.Header, ok bool) {
 		if _, _, err := f.get(t.Context(), c); !errors.Is(err, pcs.ErrFetch) {
 			t.Fatalf("call %d: err = %v, want ErrFetch", call, err)
 		}
-		if files := cacheFiles(t, dir); len(files) != 0 {
+		if files := testutil.CacheDocuments(t, dir); len(files) != 0 {
 			t.Fatalf("call %d: a document with a bad chain was cached: %v", call, files)
 		}
 	}
@@ -493,7 +473,7 @@ func TestCacheHit(t *testing.T) {
 		})
 	}
 	// One file per document: a TCB info and its chain are never apart.
-	if files := cacheFiles(t, dir); len(files) != len(fxs) {
+	if files := testutil.CacheDocuments(t, dir); len(files) != len(fxs) {
 		t.Errorf("cache holds %d files for %d documents: %v", len(files), len(fxs), files)
 	}
 }
@@ -518,7 +498,7 @@ func TestCorruptCache(t *testing.T) {
 				if _, _, err := f.get(t.Context(), c); err != nil {
 					t.Fatal(err)
 				}
-				files := cacheFiles(t, dir)
+				files := testutil.CacheDocuments(t, dir)
 				if len(files) != 1 {
 					t.Fatalf("cache holds %v, want one file", files)
 				}
@@ -558,7 +538,7 @@ func TestCorruptCacheOffline(t *testing.T) {
 			if _, _, err := f.get(t.Context(), c); err != nil {
 				t.Fatal(err)
 			}
-			files := cacheFiles(t, dir)
+			files := testutil.CacheDocuments(t, dir)
 			if len(files) != 1 {
 				t.Fatalf("cache holds %v, want one file", files)
 			}
@@ -570,7 +550,7 @@ func TestCorruptCacheOffline(t *testing.T) {
 			if _, _, err := f.get(t.Context(), c); !errors.Is(err, pcs.ErrFetch) {
 				t.Fatalf("err = %v, want ErrFetch", err)
 			}
-			if files := cacheFiles(t, dir); len(files) != 0 {
+			if files := testutil.CacheDocuments(t, dir); len(files) != 0 {
 				t.Errorf("damaged cache file kept: %v", files)
 			}
 		})
@@ -631,7 +611,7 @@ func TestHTTPStatus(t *testing.T) {
 						t.Errorf("error %q does not mention %q", msg, s)
 					}
 				}
-				if files := cacheFiles(t, dir); len(files) != 0 {
+				if files := testutil.CacheDocuments(t, dir); len(files) != 0 {
 					t.Errorf("cached after HTTP %d: %v", tt.status, files)
 				}
 			})
@@ -671,7 +651,7 @@ func TestTimeout(t *testing.T) {
 				if !errors.Is(err, pcs.ErrFetch) || !errors.Is(err, context.DeadlineExceeded) {
 					t.Fatalf("err = %v, want ErrFetch and context.DeadlineExceeded", err)
 				}
-				if files := cacheFiles(t, dir); len(files) != 0 {
+				if files := testutil.CacheDocuments(t, dir); len(files) != 0 {
 					t.Errorf("cached a partial document: %v", files)
 				}
 			})
@@ -803,7 +783,7 @@ func TestBadBody(t *testing.T) {
 				if tt.wantMention != "" && !strings.Contains(err.Error(), tt.wantMention) {
 					t.Errorf("error %q does not mention %q", err, tt.wantMention)
 				}
-				if files := cacheFiles(t, dir); len(files) != 0 {
+				if files := testutil.CacheDocuments(t, dir); len(files) != 0 {
 					t.Fatalf("call %d: a rejected body was cached: %v", call, files)
 				}
 			}
@@ -948,7 +928,7 @@ func TestFreshness(t *testing.T) {
 					if !strings.Contains(err.Error(), "nextUpdate") {
 						t.Errorf("error %q does not mention nextUpdate", err)
 					}
-					if files := cacheFiles(t, dir); len(files) != 0 {
+					if files := testutil.CacheDocuments(t, dir); len(files) != 0 {
 						t.Errorf("stale document kept in the cache: %v", files)
 					}
 					return
@@ -1025,7 +1005,7 @@ func TestBadArguments(t *testing.T) {
 			if n := len(k.requests()) - before; n != 0 {
 				t.Errorf("%d requests for a bad argument, want 0", n)
 			}
-			if files := cacheFiles(t, dir); len(files) != 0 {
+			if files := testutil.CacheDocuments(t, dir); len(files) != 0 {
 				t.Errorf("cache written: %v", files)
 			}
 		})

@@ -386,7 +386,7 @@ func (p *prefetcher) fetch(ctx context.Context, it cache.Item) (string, error) {
 	case err == nil && !e.Expired(p.w.now):
 		return stateFresh, nil
 	case err == nil || !errors.Is(err, fs.ErrNotExist):
-		if rerr := os.Remove(file); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+		if rerr := diskcache.Remove(file); rerr != nil {
 			return stateFailed, fmt.Errorf("removing the unusable cached copy: %w", rerr)
 		}
 	}
@@ -404,7 +404,7 @@ func (p *prefetcher) fetch(ctx context.Context, it cache.Item) (string, error) {
 		err = fmt.Errorf("%w: the served document's %s is %s", cache.ErrExpired, e.Bound, e.Until.UTC().Format(time.RFC3339))
 	}
 	if err != nil {
-		_ = os.Remove(file)
+		_ = diskcache.Remove(file)
 		return stateFailed, fmt.Errorf("the document %s served does not validate: %w", it.URL(p.w.urls()), err)
 	}
 	return stateFetched, nil
@@ -412,16 +412,21 @@ func (p *prefetcher) fetch(ctx context.Context, it cache.Item) (string, error) {
 
 // statusItem is one cache file in status output.
 type statusItem struct {
-	Source     string     `json:"source,omitempty"`
-	Kind       string     `json:"kind,omitempty"`
-	Key        string     `json:"key,omitempty"`
-	Path       string     `json:"path"`
-	URL        string     `json:"url,omitempty"`
-	FetchedAt  time.Time  `json:"fetched_at"`
-	ValidUntil *time.Time `json:"valid_until,omitempty"`
-	Bound      string     `json:"bound,omitempty"`
-	Expired    bool       `json:"expired"`
-	Error      string     `json:"error,omitempty"`
+	Source    string    `json:"source,omitempty"`
+	Kind      string    `json:"kind,omitempty"`
+	Key       string    `json:"key,omitempty"`
+	Path      string    `json:"path"`
+	URL       string    `json:"url,omitempty"`
+	FetchedAt time.Time `json:"fetched_at"`
+	// FetchedFrom and Signature are the cache's record (absent for a file
+	// it has none for): the URL or bundle the document came from, and
+	// whether its signature was checked when it was written.
+	FetchedFrom string     `json:"fetched_from,omitempty"`
+	Signature   string     `json:"signature,omitempty"`
+	ValidUntil  *time.Time `json:"valid_until,omitempty"`
+	Bound       string     `json:"bound,omitempty"`
+	Expired     bool       `json:"expired"`
+	Error       string     `json:"error,omitempty"`
 }
 
 // statusMissing is an item some evidence needs that the cache lacks.
@@ -478,7 +483,7 @@ func runCollateralStatus(args []string, stdout, stderr io.Writer) int {
 	}
 	rep := statusReport{CacheDir: w.root, At: w.now, Items: []statusItem{}}
 	for _, e := range entries {
-		si := statusItem{Path: e.Path, FetchedAt: e.ModTime.UTC()}
+		si := statusItem{Path: e.Path, FetchedAt: e.FetchedAt().UTC(), FetchedFrom: e.Record.Source, Signature: e.Record.Signature}
 		if e.Item.Source != "" {
 			si.Source, si.Kind, si.Key, si.URL = e.Item.Source, e.Item.Kind(), e.Item.Key(), e.Item.URL(w.urls())
 		}
@@ -557,7 +562,7 @@ func writeStatusText(w io.Writer, rep statusReport) error {
 	fmt.Fprintf(w, "cache %s at %s: %d files\n", rep.CacheDir, rep.At.UTC().Format(time.RFC3339), len(rep.Items))
 	if len(rep.Items) > 0 {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "\nSOURCE\tKIND\tKEY\tFETCHED\tVALID UNTIL\tSTATE\tURL")
+		fmt.Fprintln(tw, "\nSOURCE\tKIND\tKEY\tFETCHED\tVALID UNTIL\tSTATE\tSIGNATURE\tFETCHED FROM")
 		for _, it := range rep.Items {
 			state, until := "ok", "-"
 			switch {
@@ -573,11 +578,14 @@ func writeStatusText(w io.Writer, rep statusReport) error {
 			if source == "" {
 				source, kind, key = "-", "-", it.Path
 			}
-			url := it.URL
-			if url == "" {
-				url = "-"
+			sig, from := it.Signature, it.FetchedFrom
+			if sig == "" {
+				sig = "-"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", source, kind, key, it.FetchedAt.Format(time.RFC3339), until, state, url)
+			if from == "" {
+				from = "unrecorded"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", source, kind, key, it.FetchedAt.Format(time.RFC3339), until, state, sig, from)
 		}
 		if err := tw.Flush(); err != nil {
 			return err

@@ -190,6 +190,23 @@ func TestCollateralAirGap(t *testing.T) {
 			t.Errorf("air-gapped status: %s incomplete: %+v", e.File, e)
 		}
 	}
+	// Each side recorded where its documents came from: the vendor's URL
+	// (form checked only), or the bundle (checked up to the roots). The
+	// vendor here is not the default one status names in "url".
+	for _, it := range a.Items {
+		want := vendor.URL + strings.TrimPrefix(strings.TrimPrefix(it.URL, "https://kdsintf.amd.com"), "https://api.trustedservices.intel.com")
+		if it.Kind == "root_crl" {
+			want = vendor.URL + "/IntelSGXRootCA.der"
+		}
+		if it.FetchedFrom != want || it.Signature != "unchecked" {
+			t.Errorf("connected %s: fetched from %q (signature %q), want %q (unchecked)", it.Path, it.FetchedFrom, it.Signature, want)
+		}
+	}
+	for _, it := range b.Items {
+		if !strings.HasPrefix(it.FetchedFrom, "bundle:") || it.Signature != "verified" {
+			t.Errorf("air-gapped %s: fetched from %q (signature %q), want a bundle (verified)", it.Path, it.FetchedFrom, it.Signature)
+		}
+	}
 }
 
 type statusOut struct {
@@ -198,6 +215,8 @@ type statusOut struct {
 		Expired                      bool
 		Error                        string
 		ValidUntil                   string `json:"valid_until"`
+		FetchedFrom                  string `json:"fetched_from"`
+		Signature                    string
 	}
 	Evidence []struct {
 		File     string
@@ -365,7 +384,8 @@ func TestCollateralImportRefuses(t *testing.T) {
 			code, stdout, stderr := run(t, "collateral", "import", "--cache-dir", target, "--at", tt.at, "--trust-key", tt.trust, f)
 			written := 0
 			filepath.WalkDir(target, func(p string, d fs.DirEntry, err error) error {
-				if err == nil && !d.IsDir() {
+				// Documents, not their hidden source records.
+				if err == nil && !d.IsDir() && !strings.HasPrefix(d.Name(), ".") {
 					written++
 				}
 				return nil
@@ -512,16 +532,18 @@ func TestResultNamesCollateral(t *testing.T) {
 	whats := map[string]string{}
 	for _, c := range fetched {
 		whats[c.What] = c.From
-		if c.URL == "" || c.FetchedAt.IsZero() || c.AgeSeconds < 0 {
+		if c.URL == "" || c.FetchedAt.IsZero() || c.AgeSeconds < 0 || c.FetchedFrom != c.URL {
 			t.Errorf("incomplete collateral entry %+v", c)
 		}
 	}
 	if whats["vcek"] != "fetched" || whats["crl"] == "" {
 		t.Fatalf("first run: collateral %+v, want the VCEK fetched and the CRL", fetched)
 	}
+	// Offline, under the default URLs: the cache's record still names the
+	// vendor the documents came from.
 	for _, c := range collateralOf("--offline", sample.file) {
-		if c.From != "cache" {
-			t.Errorf("offline run: %s from %s, want the cache", c.What, c.From)
+		if c.From != "cache" || !strings.HasPrefix(c.FetchedFrom, vendor.URL+"/") || strings.HasPrefix(c.URL, vendor.URL) {
+			t.Errorf("offline run: %s from %s (%s, served at %s), want the cache's copy of %s/...", c.What, c.From, c.FetchedFrom, c.URL, vendor.URL)
 		}
 	}
 }
