@@ -208,13 +208,43 @@ func (c *Client) RootCRL(ctx context.Context) ([]byte, error) {
 		u = DefaultRootCRLURL
 	}
 	now := c.now()
-	d, err := c.fetch(ctx, request{
+	r := request{
 		what:  "Intel SGX Root CA CRL",
 		url:   u,
 		file:  c.cacheFile("IntelSGXRootCA.der"),
 		check: func(b []byte) error { return checkCRL(b, cnRootCA, now) },
-	})
+	}
+	d, err := c.fetch(ctx, r)
+	if base := strings.TrimSuffix(c.BaseURL, "/"); err != nil && errors.Is(err, fetch.ErrNotFound) && base != "" && base != DefaultBaseURL && u != base+PCCSRootCRLPath {
+		// A PCCS serves the root CRL on its own path, not at Intel's
+		// distribution point.
+		r.url, r.hex = base+PCCSRootCRLPath, true
+		var perr error
+		if d, perr = c.fetch(ctx, r); perr != nil {
+			return nil, fmt.Errorf("%w; nor at the PCCS path: %v", err, perr)
+		}
+		err = nil
+	}
 	return d.body, err
+}
+
+// PCCSRootCRLPath is where an Intel PCCS serves the Intel SGX Root CA CRL
+// (DER, or its hex text): RootCRL asks a non-default BaseURL there when
+// RootCRLURL answers 404.
+const PCCSRootCRLPath = "/sgx/certification/v4/rootcacrl"
+
+// unhex returns the DER a hex-encoded body stands for; b itself when it
+// is not hex text.
+func unhex(b []byte) []byte {
+	t := bytes.TrimSpace(b)
+	if len(t) == 0 || len(t)%2 != 0 {
+		return b
+	}
+	der, err := hex.DecodeString(string(t))
+	if err != nil {
+		return b
+	}
+	return der
 }
 
 func (c *Client) now() time.Time {
@@ -233,6 +263,9 @@ type request struct {
 	// first present wins; nil when the document is returned without one.
 	chainHeaders []string
 	check        func(body []byte) error
+	// hex accepts a body that is the hex text of the document (PCCS's
+	// root CRL); the document is decoded before it is checked or cached.
+	hex bool
 }
 
 // document is a response as served: the body, and the percent-decoded
@@ -406,6 +439,9 @@ func (c *Client) download(ctx context.Context, r request) (document, error) {
 		return document{}, fmt.Errorf("%w: %s %s is larger than 1 MiB", ErrFetch, r.what, r.url)
 	}
 	d := document{body: resp.Body}
+	if r.hex {
+		d.body = unhex(d.body)
+	}
 	if r.chainHeaders != nil {
 		d.chain, err = issuerChain(resp.Header, r.chainHeaders)
 		if err != nil {

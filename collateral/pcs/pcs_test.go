@@ -599,8 +599,12 @@ func TestHTTPStatus(t *testing.T) {
 					t.Fatalf("err = %v, want ErrFetch", err)
 				}
 				mu.Lock()
-				if n != tt.wantReqs {
-					t.Errorf("%d requests, want %d", n, tt.wantReqs)
+				want := tt.wantReqs
+				if tt.status == http.StatusNotFound && f.path == rootCRLPath {
+					want++ // then the PCCS path (pcs.PCCSRootCRLPath)
+				}
+				if n != want {
+					t.Errorf("%d requests, want %d", n, want)
 				}
 				mu.Unlock()
 				// The message is for a person: it must name the URL and

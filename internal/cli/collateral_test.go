@@ -3,17 +3,24 @@ package cli
 import (
 	"archive/tar"
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/assay-dev/assay/attest"
+	"github.com/assay-dev/assay/collateral/pcs"
 	"github.com/assay-dev/assay/internal/testutil"
 	"github.com/assay-dev/assay/internal/testutil/fakevendor"
 )
@@ -545,5 +552,89 @@ func TestResultNamesCollateral(t *testing.T) {
 		if c.From != "cache" || !strings.HasPrefix(c.FetchedFrom, vendor.URL+"/") || strings.HasPrefix(c.URL, vendor.URL) {
 			t.Errorf("offline run: %s from %s (%s, served at %s), want the cache's copy of %s/...", c.What, c.From, c.FetchedFrom, c.URL, vendor.URL)
 		}
+	}
+}
+
+// TestPCCSBaseURL: an enterprise PCCS serves Intel's PCS v4 paths below
+// its own base URL (here a path prefix behind a proxy, with the v3 name of
+// the TCB info issuer-chain header that PCCS still sends, and the root CA
+// CRL as hex text on its rootcacrl path instead of IntelSGXRootCA.der);
+// --pcs-url pointed at it verifies TDX and SGX quotes as Intel PCS does,
+// every document requested under the prefix.
+func TestPCCSBaseURL(t *testing.T) {
+	corpus := testutil.CorpusDir(t)
+	vendor := newVendor(t, corpus)
+	target, err := url.Parse(vendor.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var seen []string
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.ModifyResponse = func(r *http.Response) error {
+		if v := r.Header.Get("TCB-Info-Issuer-Chain"); v != "" {
+			r.Header.Del("TCB-Info-Issuer-Chain")
+			r.Header.Set("SGX-TCB-Info-Issuer-Chain", v)
+		}
+		return nil
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/pccs/", http.StripPrefix("/pccs", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.URL.Path)
+		mu.Unlock()
+		switch r.URL.Path {
+		case fakevendor.RootCRLPath:
+			// Not a PCCS path.
+			http.NotFound(w, r)
+			return
+		case pcs.PCCSRootCRLPath:
+			// PCCS serves the root CRL as hex text.
+			resp, err := http.Get(vendor.RootCRLURL())
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadGateway)
+				return
+			}
+			defer resp.Body.Close()
+			der, _ := io.ReadAll(resp.Body)
+			io.WriteString(w, hex.EncodeToString(der))
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	})))
+	pccs := httptest.NewServer(mux)
+	t.Cleanup(pccs.Close)
+
+	for _, s := range airGapSamples(corpus)[2:] { // the TDX and SGX quotes
+		cache := t.TempDir()
+		code, stdout, stderr := run(t, "verify", "-o", "json", "--at", airGapAt, "--cache-dir", cache, "--pcs-url", pccs.URL+"/pccs/", s.file)
+		if code != s.code {
+			t.Errorf("%s through the PCCS: exit %d, want %d\n%s%s", s.name, code, s.code, stdout, stderr)
+			continue
+		}
+		var res struct {
+			Collateral []attest.CollateralUse `json:"collateral"`
+		}
+		if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Collateral) != 4 {
+			t.Errorf("%s: %d documents from the PCCS, want 4 (TCB info, QE identity, PCK CRL, root CRL): %+v", s.name, len(res.Collateral), res.Collateral)
+		}
+		for _, c := range res.Collateral {
+			if !strings.HasPrefix(c.URL, pccs.URL+"/pccs/") || c.From != "fetched" {
+				t.Errorf("%s: %s from %s (%s), want fetched under the PCCS base", s.name, c.What, c.URL, c.From)
+			}
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, p := range seen {
+		if !strings.HasPrefix(p, "/sgx/certification/v4/") && !strings.HasPrefix(p, "/tdx/certification/v4/") && p != fakevendor.RootCRLPath {
+			t.Errorf("the PCCS was asked for %s", p)
+		}
+	}
+	if len(seen) == 0 {
+		t.Error("nothing was asked of the PCCS")
 	}
 }
