@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -81,6 +82,11 @@ func refFromVersion(r store.RefValueVersion) (policy.RefValue, error) {
 
 // parseRecord reads one element of a reference value file.
 func parseRecord(rec json.RawMessage) (policy.RefValue, error) {
+	// One JSON object, so that the text cannot close the array it is
+	// placed in below.
+	if t := bytes.TrimSpace(rec); !json.Valid(t) || len(t) == 0 || t[0] != '{' {
+		return policy.RefValue{}, fmt.Errorf("%w: a reference value is one JSON object", policy.ErrMalformed)
+	}
 	rvs, err := policy.ParseRefValues([]byte(`{"reference_values":[` + string(rec) + `]}`))
 	if err != nil {
 		return policy.RefValue{}, err

@@ -1,0 +1,7 @@
+package server
+
+// Exported for the external tests.
+var (
+	ParseRecordForTest = parseRecord
+	RecordOfForTest    = recordOf
+)
