@@ -47,7 +47,7 @@ var AKTemplate = tpm2.TPMTPublic{
 }
 
 // Evidence implements Source.
-func (t TPM) Evidence(_ context.Context, reportData []byte) (files []File, err error) {
+func (t TPM) Evidence(ctx context.Context, reportData []byte) (files []File, err error) {
 	if len(reportData) > 64 {
 		return nil, fmt.Errorf("report data is %d bytes; a TPM quote's qualifying data takes at most 64", len(reportData))
 	}
@@ -76,28 +76,11 @@ func (t TPM) Evidence(_ context.Context, reportData []byte) (files []File, err e
 		pcrs = []uint{0, 1, 2, 3, 4, 5, 6, 7}
 	}
 	sel := tpm2.TPMLPCRSelection{PCRSelections: []tpm2.TPMSPCRSelection{{Hash: tpm2.TPMAlgSHA256, PCRSelect: tpm2.PCClientCompatible.PCRs(pcrs...)}}}
-	q, err := (tpm2.Quote{
-		SignHandle:     tpm2.AuthHandle{Handle: ak.ObjectHandle, Name: ak.Name, Auth: tpm2.PasswordAuth(nil)},
-		QualifyingData: tpm2.TPM2BData{Buffer: reportData},
-		InScheme:       tpm2.TPMTSigScheme{Scheme: tpm2.TPMAlgNull},
-		PCRSelect:      sel,
-	}).Execute(tp)
+	q, values, err := quoteConsistent(ctx, tp, tpm2.NamedHandle{Handle: ak.ObjectHandle, Name: ak.Name}, reportData, sel)
 	if err != nil {
-		return nil, fmt.Errorf("TPM2_Quote: %w", err)
+		return nil, err
 	}
-	pf := &tpm.PCRFile{Selection: sel.PCRSelections, Values: tpm.PCRs{tpm2.TPMAlgSHA256: {}}}
-	// PCR_Read answers at most 8 PCRs at a time; ask until all are read.
-	for _, want := range pcrs {
-		one := tpm2.TPMLPCRSelection{PCRSelections: []tpm2.TPMSPCRSelection{{Hash: tpm2.TPMAlgSHA256, PCRSelect: tpm2.PCClientCompatible.PCRs(want)}}}
-		pr, err := (tpm2.PCRRead{PCRSelectionIn: one}).Execute(tp)
-		if err != nil {
-			return nil, fmt.Errorf("TPM2_PCR_Read %d: %w", want, err)
-		}
-		if len(pr.PCRValues.Digests) != 1 {
-			return nil, fmt.Errorf("TPM2_PCR_Read %d: %d values", want, len(pr.PCRValues.Digests))
-		}
-		pf.Values[tpm2.TPMAlgSHA256][int(want)] = pr.PCRValues.Digests[0].Buffer
-	}
+	pf := &tpm.PCRFile{Selection: sel.PCRSelections, Values: values}
 	pub, err := ak.OutPublic.Contents()
 	if err != nil {
 		return nil, fmt.Errorf("AK public: %w", err)
@@ -111,8 +94,8 @@ func (t TPM) Evidence(_ context.Context, reportData []byte) (files []File, err e
 		return nil, fmt.Errorf("AK public: %w", err)
 	}
 	return []File{
-		{Name: "quote.msg", Data: q.Quoted.Bytes()},
-		{Name: "quote.sig", Data: tpm2.Marshal(q.Signature)},
+		{Name: "quote.msg", Data: q.Attest},
+		{Name: "quote.sig", Data: q.Signature},
 		{Name: "quote.pcrs", Data: tpm.MarshalPCRFile(pf)},
 		{Name: "ak.pub", Data: tpm2.Marshal(ak.OutPublic)},
 		{Name: "ak.pem", Data: pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})},

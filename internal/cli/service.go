@@ -291,6 +291,9 @@ func (c *clientFlags) source() (attester.Source, []attester.File, error) {
 }
 
 func runAttest(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "tpm" { // the service flow takes no arguments
+		return runAttestTPM(ctx, args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("attest", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cf clientFlags

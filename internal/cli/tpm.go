@@ -75,8 +75,8 @@ func runTPM(args []string, stdout, stderr io.Writer, now func() time.Time) int {
 func runTPMChallenge(args []string, stdout, stderr io.Writer, now func() time.Time) int {
 	fs := flag.NewFlagSet("assay tpm challenge", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	ekPath := fs.String("ek", "", "EK certificate (PEM or DER), TPM2B_PUBLIC, or PEM public key: RSA 2048 or ECC P-256")
-	akPath := fs.String("ak", "", "AK public as TPM2B_PUBLIC (tpm2_createak -u): its Name binds the challenge")
+	ekPath := fs.String("ek", "", "EK certificate (PEM or DER), TPM2B_PUBLIC, PEM public key, or an evidence file of assay attest tpm: RSA 2048 or ECC P-256")
+	akPath := fs.String("ak", "", "AK public as TPM2B_PUBLIC (tpm2_createak -u), or an evidence file of assay attest tpm: its Name binds the challenge")
 	dir := fs.String("o", ".", "directory for "+challengeFile+" (to the attester) and "+secretFile+" (kept, mode 0600)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: assay tpm challenge --ek EK --ak AKPUB [-o DIR]")
@@ -99,6 +99,7 @@ func runTPMChallenge(args []string, stdout, stderr io.Writer, now func() time.Ti
 		fmt.Fprintf(stderr, "assay tpm challenge: %v\n", err)
 		return ExitUsage
 	}
+	ekb, akb = fromEvidenceFile(ekb, "ek"), fromEvidenceFile(akb, "ak")
 	ek, err := tpm.ParseEK(ekb)
 	if err != nil {
 		fmt.Fprintf(stderr, "assay tpm challenge: --ek %s: %v\n", *ekPath, err)
@@ -177,7 +178,7 @@ func runTPMActivateCheck(args []string, stdout, stderr io.Writer, now func() tim
 	fs.SetOutput(stderr)
 	secretPath := fs.String("secret", "", secretFile+" written by assay tpm challenge")
 	respPath := fs.String("response", "", "the secret the attester recovered (tpm2_activatecredential -o), raw bytes")
-	akPath := fs.String("ak", "", "AK public as TPM2B_PUBLIC: the one the challenge was made for")
+	akPath := fs.String("ak", "", "AK public as TPM2B_PUBLIC, or the evidence file: the one the challenge was made for")
 	out := fs.String("o", "", "enrolment record to write (PEM), for assay verify --enrolled-ak")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: assay tpm activate-check --secret FILE --response FILE --ak AKPUB -o enrolled-ak.pem")
@@ -211,7 +212,7 @@ func runTPMActivateCheck(args []string, stdout, stderr io.Writer, now func() tim
 		fmt.Fprintf(stderr, "assay tpm activate-check: --secret %s: malformed challenge record\n", *secretPath)
 		return ExitUsage
 	}
-	ak, err := tpm.ParseAKPublic(files[2])
+	ak, err := tpm.ParseAKPublic(fromEvidenceFile(files[2], "ak"))
 	if err == nil {
 		err = tpm.CheckActivationAK(ak)
 	}
@@ -238,6 +239,27 @@ func runTPMActivateCheck(args []string, stdout, stderr io.Writer, now func() tim
 	}
 	fmt.Fprintf(stdout, "AK %x activated against EK sha256:%s; enrolment written to %s\n", ak.Name, rec.EKSHA256, *out)
 	return 0
+}
+
+// fromEvidenceFile returns, for an evidence file of assay attest tpm,
+// its EK ("ek": ek_public, else the first EK certificate) or AK ("ak":
+// ak_public); other input as it is.
+func fromEvidenceFile(b []byte, which string) []byte {
+	if f, ok := tpm.SniffEvidence(b); !ok || f != tpm.FormatEvidenceFile {
+		return b
+	}
+	ef, _, err := tpm.ParseEvidenceFile(b)
+	switch {
+	case err != nil:
+		return b // the parse error shows when b is read as a key
+	case which == "ak":
+		return ef.AKPublic
+	case len(ef.EKPublic) > 0:
+		return ef.EKPublic
+	case len(ef.EKCertificates) > 0:
+		return ef.EKCertificates[0]
+	}
+	return b
 }
 
 // parseTPMFlags parses flags that take no positional arguments; ok is

@@ -3,9 +3,6 @@ package testutil
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
-	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -15,37 +12,9 @@ import (
 
 	"github.com/google/go-tpm/tpm2"
 	"github.com/google/go-tpm/tpm2/transport"
+
+	"github.com/assay-dev/assay/attester"
 )
-
-// swtpmConn is a transport.TPM over swtpm's TCP server port, which speaks
-// raw TPM 2.0 commands: write a command, read one response (its size is in
-// the 10-byte header, TPM 2.0 Part 1, section 18.7).
-type swtpmConn struct{ c net.Conn }
-
-var _ transport.TPM = (*swtpmConn)(nil)
-
-func (s *swtpmConn) Send(cmd []byte) ([]byte, error) {
-	if err := s.c.SetDeadline(time.Now().Add(30 * time.Second)); err != nil {
-		return nil, err
-	}
-	if _, err := s.c.Write(cmd); err != nil {
-		return nil, err
-	}
-	hdr := make([]byte, 10)
-	if _, err := io.ReadFull(s.c, hdr); err != nil {
-		return nil, err
-	}
-	size := binary.BigEndian.Uint32(hdr[2:])
-	if size < 10 || size > 1<<16 {
-		return nil, fmt.Errorf("swtpm response size %d", size)
-	}
-	rsp := make([]byte, size)
-	copy(rsp, hdr)
-	if _, err := io.ReadFull(s.c, rsp[10:]); err != nil {
-		return nil, err
-	}
-	return rsp, nil
-}
 
 // StartSWTPM runs swtpm on two free consecutive ports and connects to it;
 // both end with the test. Without swtpm the test is skipped, except under
@@ -66,7 +35,7 @@ func StartSWTPM(t *testing.T) transport.TPM {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Cleanup(func() { c.Close() })
-	return &swtpmConn{c: c}
+	return &attester.SWTPMConn{Conn: c}
 }
 
 // StartSWTPMServer runs swtpm for the test and returns its server port

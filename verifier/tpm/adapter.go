@@ -57,7 +57,9 @@ type Verifier struct {
 func (*Verifier) Kind() string { return "tpm" }
 
 // Formats lists the evidence formats.
-func (*Verifier) Formats() []string { return []string{FormatAttestation, FormatQuoteMsg} }
+func (*Verifier) Formats() []string {
+	return []string{FormatEvidenceFile, FormatAttestation, FormatQuoteMsg}
+}
 
 // Sniff implements attest.Verifier.
 func (*Verifier) Sniff(b []byte) (string, bool) { return SniffEvidence(b) }

@@ -84,6 +84,9 @@ const maxQuotes = 8
 // quote, or a go-tpm-tools Attestation carrying an AK and quotes. It does
 // no crypto.
 func SniffEvidence(b []byte) (string, bool) {
+	if isEvidenceFile(b) {
+		return FormatEvidenceFile, true
+	}
 	if isQuoteMsg(b) {
 		return FormatQuoteMsg, true
 	}
@@ -156,8 +159,11 @@ func ParseEvidence(b []byte, format string) (*Evidence, error) {
 		return &Evidence{Format: FormatQuoteMsg, Quotes: []*Quote{q}}, nil
 	case FormatAttestation:
 		return parseAttestation(b)
+	case FormatEvidenceFile:
+		_, ev, err := ParseEvidenceFile(b)
+		return ev, err
 	}
-	return nil, fmt.Errorf("%w: neither a TPMS_ATTEST quote nor a go-tpm-tools Attestation", ErrMalformed)
+	return nil, fmt.Errorf("%w: neither a TPMS_ATTEST quote, a go-tpm-tools Attestation nor an %s file", ErrMalformed, FormatEvidenceFile)
 }
 
 func parseAttestationProto(b []byte) (*pb.Attestation, error) {
