@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/assay-dev/assay/attest"
 	"github.com/assay-dev/assay/policy"
@@ -139,7 +140,7 @@ func newCompiledSet(gen int64, e *policy.Engine, refs []policy.RefValue) *compil
 // policyCache holds the compiled set of the last generation read.
 type policyCache struct {
 	mu   sync.Mutex // held while loading, so one request compiles
-	cur  *compiledSet
+	cur  atomic.Pointer[compiledSet]
 	file *compiledSet // the configuration's, used at generation 0
 }
 
@@ -152,10 +153,13 @@ func (s *Server) policySet(ctx context.Context) (*compiledSet, error) {
 	if g == 0 {
 		return s.pol.file, nil
 	}
+	if c := s.pol.cur.Load(); c != nil && c.gen >= g {
+		return c, nil
+	}
 	s.pol.mu.Lock()
 	defer s.pol.mu.Unlock()
-	if c := s.pol.cur; c != nil && c.gen >= g {
-		return c, nil
+	if c := s.pol.cur.Load(); c != nil && c.gen >= g {
+		return c, nil // another request loaded it meanwhile
 	}
 	set, err := LoadPolicySet(ctx, s.st)
 	if err != nil {
@@ -166,7 +170,7 @@ func (s *Server) policySet(ctx context.Context) (*compiledSet, error) {
 		return nil, fmt.Errorf("compile the stored policies (generation %d): %w", set.Generation, err)
 	}
 	c := newCompiledSet(set.Generation, e, set.RefValues)
-	s.pol.cur = c
+	s.pol.cur.Store(c)
 	s.metrics.policyReloads.Inc()
 	s.metrics.policyGen.Set(float64(set.Generation))
 	return c, nil
