@@ -29,10 +29,34 @@ const (
 
 	// NVEKCertRSA and NVEKCertECC hold the EK certificates of the
 	// default (low range) RSA 2048 and ECC P-256 EK templates L-1 and
-	// L-2: TCG EK Credential Profile for TPM Family 2.0, section 2.2.1.5.1.
+	// L-2: TCG EK Credential Profile for TPM Family 2.0, section 2.2.1.5.
 	NVEKCertRSA tpm2.TPMHandle = 0x01C00002
 	NVEKCertECC tpm2.TPMHandle = 0x01C0000A
+	// The high range (same section): RSA 2048 (H-1), ECC P-256 (H-2),
+	// ECC P-384 (H-3) and RSA 3072 (H-6) EK certificates.
+	NVEKCertRSA2048High tpm2.TPMHandle = 0x01C00012
+	NVEKCertECCP256High tpm2.TPMHandle = 0x01C00014
+	NVEKCertECCP384High tpm2.TPMHandle = 0x01C00016
+	NVEKCertRSA3072High tpm2.TPMHandle = 0x01C0001C
 )
+
+// ekCertIndices are the NV indices where the certificate of an EK of
+// this key type may be, in the order they are tried.
+func ekCertIndices(pub *tpm2.TPMTPublic) []tpm2.TPMHandle {
+	switch pub.Type {
+	case tpm2.TPMAlgRSA:
+		if p, err := pub.Parameters.RSADetail(); err == nil && p.KeyBits == 3072 {
+			return []tpm2.TPMHandle{NVEKCertRSA3072High}
+		}
+		return []tpm2.TPMHandle{NVEKCertRSA, NVEKCertRSA2048High}
+	case tpm2.TPMAlgECC:
+		if p, err := pub.Parameters.ECCDetail(); err == nil && p.CurveID == tpm2.TPMECCNistP384 {
+			return []tpm2.TPMHandle{NVEKCertECCP384High}
+		}
+		return []tpm2.TPMHandle{NVEKCertECC, NVEKCertECCP256High}
+	}
+	return nil
+}
 
 // Default log locations (Linux securityfs).
 const (
@@ -107,16 +131,20 @@ func (g TPMGather) Gather(ctx context.Context, tp transport.TPM, nonce []byte) (
 		return nil, err
 	}
 	f.EKPublic = tpm2.Marshal(ek.OutPublic)
-	nv := NVEKCertRSA
-	if g.ECC {
-		nv = NVEKCertECC
-	}
-	cert, err := ReadEKCertificate(tp, nv)
+	ekPub, err := ek.OutPublic.Contents()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("EK public: %w", err)
 	}
-	if cert != nil {
-		f.EKCertificates = [][]byte{cert}
+	var cert []byte
+	var nv tpm2.TPMHandle
+	for _, nv = range ekCertIndices(ekPub) {
+		if cert, err = ReadEKCertificate(tp, nv); err != nil {
+			return nil, err
+		}
+		if cert != nil {
+			f.EKCertificates = [][]byte{cert}
+			break
+		}
 	}
 	ak, err := g.AK(ctx, tp)
 	if err != nil {
@@ -328,9 +356,12 @@ func ReadEKCertificate(tp transport.TPM, idx tpm2.TPMHandle) ([]byte, error) {
 // ActivateCredential answers a credential challenge (tpm2_makecredential's
 // file format, as assay tpm challenge writes it) with the persisted EK and
 // AK: TPM2_ActivateCredential (TPM 2.0 Part 3, section 12.5), the EK
-// authorized by a policy session satisfying the default EK policy,
-// PolicySecret(TPM_RH_ENDORSEMENT) (TCG EK Credential Profile 2.x,
-// section 2.1.5.1). It returns the recovered secret.
+// authorized by a policy session satisfying the low-range templates' EK
+// policy, PolicySecret(TPM_RH_ENDORSEMENT) (TCG EK Credential Profile
+// 2.x, section 2.1.5.1), in the EK's nameAlg. The high-range templates'
+// policy (PolicyOR of that and an NV-authorized branch) is not satisfied
+// by this session: such EKs are not activated here. It returns the
+// recovered secret.
 func (g TPMGather) ActivateCredential(ctx context.Context, tp transport.TPM, credFile []byte) ([]byte, error) {
 	blob, enc, err := tpm.ParseCredentialFile(credFile)
 	if err != nil {
@@ -348,9 +379,14 @@ func (g TPMGather) ActivateCredential(ctx context.Context, tp transport.TPM, cre
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	ekPub, err := ek.OutPublic.Contents()
+	if err != nil {
+		return nil, fmt.Errorf("EK public: %w", err)
+	}
+	// The policy session's hash is the EK's nameAlg, as its authPolicy's.
 	rsp, err := (tpm2.ActivateCredential{
 		ActivateHandle: tpm2.AuthHandle{Handle: akH, Name: ak.Name, Auth: tpm2.PasswordAuth(nil)},
-		KeyHandle: tpm2.AuthHandle{Handle: ekH, Name: ek.Name, Auth: tpm2.Policy(tpm2.TPMAlgSHA256, 16, func(tp transport.TPM, h tpm2.TPMISHPolicy, nonceTPM tpm2.TPM2BNonce) error {
+		KeyHandle: tpm2.AuthHandle{Handle: ekH, Name: ek.Name, Auth: tpm2.Policy(ekPub.NameAlg, 16, func(tp transport.TPM, h tpm2.TPMISHPolicy, nonceTPM tpm2.TPM2BNonce) error {
 			_, err := (tpm2.PolicySecret{AuthHandle: tpm2.TPMRHEndorsement, PolicySession: h, NonceTPM: nonceTPM}).Execute(tp)
 			return err
 		})},

@@ -75,7 +75,7 @@ func runTPM(args []string, stdout, stderr io.Writer, now func() time.Time) int {
 func runTPMChallenge(args []string, stdout, stderr io.Writer, now func() time.Time) int {
 	fs := flag.NewFlagSet("assay tpm challenge", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	ekPath := fs.String("ek", "", "EK certificate (PEM or DER), TPM2B_PUBLIC, PEM public key, or an evidence file of assay attest tpm: RSA 2048 or ECC P-256")
+	ekPath := fs.String("ek", "", "EK certificate (PEM or DER), TPM2B_PUBLIC, PEM public key, or an evidence file of assay attest tpm: RSA 2048 or 3072, ECC P-256 or P-384")
 	akPath := fs.String("ak", "", "AK public as TPM2B_PUBLIC (tpm2_createak -u), or an evidence file of assay attest tpm: its Name binds the challenge")
 	dir := fs.String("o", ".", "directory for "+challengeFile+" (to the attester) and "+secretFile+" (kept, mode 0600)")
 	fs.Usage = func() {

@@ -52,9 +52,9 @@ func (ek *EK) SHA256() []byte {
 
 // ParseEK reads an EK public given as an EK certificate (PEM or DER), a
 // TPM2B_PUBLIC or TPMT_PUBLIC (tpm2_createek -u, tpm2_readpublic -o), or
-// a PEM PUBLIC KEY (tpm2_createek -f pem). Only RSA 2048 and ECC NIST
-// P-256 EKs are accepted, the keys of the TCG default EK templates L-1
-// and L-2 (TCG EK Credential Profile 2.x, section 2.2.1.4).
+// a PEM PUBLIC KEY (tpm2_createek -f pem). Only RSA 2048 and 3072 and ECC
+// NIST P-256 and P-384 EKs are accepted, the keys of the TCG EK templates
+// L-1, L-2, H-6 and H-3 (TCG EK Credential Profile 2.x, section 2.2.1.4).
 func ParseEK(b []byte) (*EK, error) {
 	if blk, _ := pem.Decode(b); blk != nil {
 		switch blk.Type {
@@ -119,24 +119,29 @@ func publicKey(pub *tpm2.TPMTPublic) (_ crypto.PublicKey, err error) {
 func ekKeyOK(k crypto.PublicKey) error {
 	switch k := k.(type) {
 	case *rsa.PublicKey:
-		if k.N.BitLen() != 2048 {
-			return fmt.Errorf("%w: the EK is RSA %d, want RSA 2048", ErrMalformed, k.N.BitLen())
+		if n := k.N.BitLen(); n != 2048 && n != 3072 {
+			return fmt.Errorf("%w: the EK is RSA %d, want RSA 2048 or 3072", ErrMalformed, n)
 		}
 		return nil
 	case *ecdsa.PublicKey:
-		if k.Curve != elliptic.P256() {
-			return fmt.Errorf("%w: the EK is ECC %s, want NIST P-256", ErrMalformed, k.Curve.Params().Name)
+		if k.Curve != elliptic.P256() && k.Curve != elliptic.P384() {
+			return fmt.Errorf("%w: the EK is ECC %s, want NIST P-256 or P-384", ErrMalformed, k.Curve.Params().Name)
 		}
 		return nil
 	}
-	return fmt.Errorf("%w: the EK is %T, want RSA 2048 or ECC P-256", ErrMalformed, k)
+	return fmt.Errorf("%w: the EK is %T, want RSA 2048 or 3072, or ECC P-256 or P-384", ErrMalformed, k)
 }
 
-// ekFromKey places an EK key in its TCG default template: template L-1
-// (RSA 2048, AES-128-CFB, SHA-256 nameAlg, PolicySecret(TPM_RH_ENDORSEMENT))
-// or L-2 (ECC P-256, likewise). The template's symmetric algorithm and
-// nameAlg determine the seed's protection (Part 1, section 24.4), so the
-// EK of a non-default template must be given as TPM2B_PUBLIC.
+// ekFromKey places an EK key in its TCG EK template (EK Credential
+// Profile 2.x, section 2.2.1.4): L-1 (RSA 2048) or L-2 (ECC P-256), both
+// AES-128-CFB with SHA-256 nameAlg and PolicySecret(TPM_RH_ENDORSEMENT);
+// H-6 (RSA 3072) or H-3 (ECC P-384), both AES-256-CFB with SHA-384
+// nameAlg. The template's symmetric algorithm and nameAlg determine the
+// seed's protection (Part 1, section 24.4); its attributes and authPolicy
+// do not, and for H-3 and H-6 are the L templates' attributes and an
+// empty policy here (the EK's Name is then not the real one, which
+// credential protection never uses). The EK of any other
+// template must be given as TPM2B_PUBLIC.
 func ekFromKey(k crypto.PublicKey, c *x509.Certificate) (*EK, error) {
 	if err := ekKeyOK(k); err != nil {
 		return nil, err
@@ -153,27 +158,49 @@ func ekFromKey(k crypto.PublicKey, c *x509.Certificate) (*EK, error) {
 		if k.E != 65537 {
 			p.Exponent = uint32(k.E)
 		}
+		size := k.N.BitLen() / 8
+		if size != 256 {
+			p.KeyBits, p.Symmetric = tpm2.TPMKeyBits(k.N.BitLen()), highRangeSymmetric
+			pub.NameAlg, pub.AuthPolicy = tpm2.TPMAlgSHA384, tpm2.TPM2BDigest{}
+		}
 		pub.Parameters = tpm2.NewTPMUPublicParms(tpm2.TPMAlgRSA, &p)
-		pub.Unique = tpm2.NewTPMUPublicID(tpm2.TPMAlgRSA, &tpm2.TPM2BPublicKeyRSA{Buffer: k.N.FillBytes(make([]byte, 256))})
+		pub.Unique = tpm2.NewTPMUPublicID(tpm2.TPMAlgRSA, &tpm2.TPM2BPublicKeyRSA{Buffer: k.N.FillBytes(make([]byte, size))})
 	case *ecdsa.PublicKey:
 		pub = tpm2.ECCEKTemplate
 		e, err := k.ECDH()
 		if err != nil {
 			return nil, fmt.Errorf("%w: EK: %v", ErrMalformed, err)
 		}
-		pt := e.Bytes() // 0x04 || X || Y, 32 bytes each
+		pt := e.Bytes() // 0x04 || X || Y
+		n := (len(pt) - 1) / 2
+		if k.Curve == elliptic.P384() {
+			parms, err := pub.Parameters.ECCDetail()
+			if err != nil {
+				return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+			}
+			p := *parms
+			p.CurveID, p.Symmetric = tpm2.TPMECCNistP384, highRangeSymmetric
+			pub.Parameters = tpm2.NewTPMUPublicParms(tpm2.TPMAlgECC, &p)
+			pub.NameAlg, pub.AuthPolicy = tpm2.TPMAlgSHA384, tpm2.TPM2BDigest{}
+		}
 		pub.Unique = tpm2.NewTPMUPublicID(tpm2.TPMAlgECC, &tpm2.TPMSECCPoint{
-			X: tpm2.TPM2BECCParameter{Buffer: pt[1:33]},
-			Y: tpm2.TPM2BECCParameter{Buffer: pt[33:]},
+			X: tpm2.TPM2BECCParameter{Buffer: pt[1 : 1+n]},
+			Y: tpm2.TPM2BECCParameter{Buffer: pt[1+n:]},
 		})
 	}
 	return &EK{Public: &pub, Key: k, Cert: c}, nil
 }
 
+// highRangeSymmetric is the H-3 and H-6 templates' AES-256-CFB.
+var highRangeSymmetric = tpm2.TPMTSymDefObject{Algorithm: tpm2.TPMAlgAES,
+	KeyBits: tpm2.NewTPMUSymKeyBits(tpm2.TPMAlgAES, tpm2.TPMKeyBits(256)),
+	Mode:    tpm2.NewTPMUSymMode(tpm2.TPMAlgAES, tpm2.TPMAlgCFB)}
+
 // MakeCredential is TPM2_MakeCredential done in software (Part 1, section
 // 24; go-tpm's tpm2.CreateCredential, which derives the seed, KDFa keys,
 // encIdentity and integrity HMAC): it protects secret to ek (an RSA 2048
-// or ECC P-256 public key, taken to be in its TCG default EK template),
+// or 3072, or ECC P-256 or P-384 public key, taken to be in its TCG EK
+// template, ekFromKey),
 // bound to akName (TPM2B_NAME.name of the AK: nameAlg || H(TPMT_PUBLIC)).
 // credentialBlob is the content of a TPM2B_ID_OBJECT, encryptedSecret of a
 // TPM2B_ENCRYPTED_SECRET, as TPM2_ActivateCredential takes them. The

@@ -179,7 +179,7 @@ func TestCredentialFile(t *testing.T) {
 func TestMakeCredentialRejects(t *testing.T) {
 	rk, _ := rsa.GenerateKey(rand.Reader, 2048)
 	small, _ := rsa.GenerateKey(rand.Reader, 1024)
-	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	p521, _ := ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
 	name := append([]byte{0, 0x0b}, make([]byte, 32)...)
 	for _, tc := range []struct {
 		name   string
@@ -188,7 +188,7 @@ func TestMakeCredentialRejects(t *testing.T) {
 		secret []byte
 	}{
 		{"rsa-1024-ek", &small.PublicKey, name, []byte("s")},
-		{"p384-ek", &p384.PublicKey, name, []byte("s")},
+		{"p521-ek", &p521.PublicKey, name, []byte("s")},
 		{"handle-name", &rk.PublicKey, []byte{0x81, 0, 0, 1}, []byte("s")},
 		{"short-name", &rk.PublicKey, name[:20], []byte("s")},
 		{"long-secret", &rk.PublicKey, name, make([]byte, 33)},

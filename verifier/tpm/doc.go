@@ -31,7 +31,7 @@
 //   - ek.chain, ek.san, ek.key (with an EK certificate, VerifyEK): it
 //     chains to a TPM vendor CA at Options.Now, its subjectAltName names
 //     the TPM (manufacturer, model, version), it certifies an RSA 2048 or
-//     ECC P-256 EK, and that EK is the one the enrolled AK was activated
+//     3072, or ECC P-256 or P-384 EK, and that EK is the one the enrolled AK was activated
 //     against (or the EK TPM2B_PUBLIC given) when either is known;
 //   - eventlog.replay: the event log (internal/eventlog/tcg) replays to
 //     the quoted values of PCRs 0-7 and of every other PCR it extends, in

@@ -271,7 +271,7 @@ type EKClaims struct {
 	ManufacturerName string `json:"manufacturer_name,omitempty"`
 	Model            string `json:"model"`   // TPMModel, as stated
 	Version          string `json:"version"` // TPMVersion, as stated
-	// Algorithm is the EK's: "rsa-2048" or "ecc-P-256".
+	// Algorithm is the EK's: "rsa-2048", "rsa-3072", "ecc-P-256" or "ecc-P-384".
 	Algorithm string `json:"algorithm"`
 	// PublicKeySHA256 is the SHA-256 of the EK's DER
 	// SubjectPublicKeyInfo, as enrolments name an EK.
@@ -294,8 +294,8 @@ type EKClaims struct {
 //   - ek.san: its subjectAltName names the TPM: TPMManufacturer (a TCG
 //     vendor ID), TPMModel and TPMVersion; with an empty subject the
 //     extension is critical (RFC 5280 section 4.2.1.6);
-//   - ek.key: it certifies an EK: an RSA 2048 or ECC NIST P-256 key (the
-//     default templates L-1 and L-2), not a CA, with keyEncipherment (RSA)
+//   - ek.key: it certifies an EK: an RSA 2048 or 3072, or ECC NIST P-256
+//     or P-384 key (templates L-1, L-2, H-6, H-3), not a CA, with keyEncipherment (RSA)
 //     or keyAgreement (ECC) and without digitalSignature when it states
 //     a key usage, and tcg-kp-EKCertificate when it states extended key
 //     usages; and, when o.EKSHA256 is set, the key is that EK.
@@ -432,7 +432,7 @@ func ekSAN(c *x509.Certificate) (*TPMIdentity, string, error) {
 // ekKey judges the certified key; bound reports a comparison that held.
 func ekKey(c *x509.Certificate, o EKOptions) (detail string, bound bool, err error) {
 	if err := ekKeyOK(c.PublicKey); err != nil {
-		return "", false, fmt.Errorf("%w: EK certificate %s: %v (profile section 2.2.1.4, templates L-1 and L-2)", ErrEKProfile, certID(c), strings.TrimPrefix(err.Error(), ErrMalformed.Error()+": "))
+		return "", false, fmt.Errorf("%w: EK certificate %s: %v (profile section 2.2.1.4, templates L-1, L-2, H-3 and H-6)", ErrEKProfile, certID(c), strings.TrimPrefix(err.Error(), ErrMalformed.Error()+": "))
 	}
 	if c.IsCA {
 		return "", false, fmt.Errorf("%w: EK certificate %s is a CA certificate", ErrEKProfile, certID(c))

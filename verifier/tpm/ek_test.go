@@ -160,6 +160,7 @@ func TestVerifyEKGenerated(t *testing.T) {
 	other := newEKPKI(t, "Other")
 	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	p521, _ := ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
 	rsaEK := rsaKey(t, 2048)
 	f := false
 	sig := x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment
@@ -196,8 +197,10 @@ func TestVerifyEKGenerated(t *testing.T) {
 		}, nil, tpm.ErrEKProfile, []string{"ek.san"}},
 		{"signing-key", func() *x509.Certificate { return p.ek(t, ekCertOptions{keyUsage: &sig}) }, nil, tpm.ErrEKProfile, []string{"ek.key"}},
 		{"aik-eku", func() *x509.Certificate { return p.ek(t, ekCertOptions{eku: []asn1.ObjectIdentifier{oidAIKCert}}) }, nil, tpm.ErrEKProfile, []string{"ek.key"}},
-		{"rsa-3072", func() *x509.Certificate { return p.ek(t, ekCertOptions{key: &rsaKey(t, 3072).PublicKey}) }, nil, tpm.ErrEKProfile, []string{"ek.key"}},
-		{"ecc-p384", func() *x509.Certificate { return p.ek(t, ekCertOptions{key: &p384.PublicKey}) }, nil, tpm.ErrEKProfile, []string{"ek.key"}},
+		{"ok-rsa-3072", func() *x509.Certificate { return p.ek(t, ekCertOptions{key: &rsaKey(t, 3072).PublicKey}) }, nil, nil, nil},
+		{"ok-ecc-p384", func() *x509.Certificate { return p.ek(t, ekCertOptions{key: &p384.PublicKey}) }, nil, nil, nil},
+		{"rsa-1024", func() *x509.Certificate { return p.ek(t, ekCertOptions{key: &rsaKey(t, 1024).PublicKey}) }, nil, tpm.ErrEKProfile, []string{"ek.key"}},
+		{"ecc-p521", func() *x509.Certificate { return p.ek(t, ekCertOptions{key: &p521.PublicKey}) }, nil, tpm.ErrEKProfile, []string{"ek.key"}},
 		{"ca", func() *x509.Certificate { return p.ek(t, ekCertOptions{ca: true}) }, nil, tpm.ErrEKProfile, []string{"ek.key"}},
 		{"mismatch", func() *x509.Certificate { return p.ek(t, ekCertOptions{}) },
 			func(o *tpm.EKOptions) { o.EKSHA256 = keySHA(t, &rsaEK.PublicKey) }, tpm.ErrEKMismatch, []string{"ek.key"}},
