@@ -33,6 +33,9 @@ type refsOf struct {
 func compareAll(kind string, claims map[string]any, by map[string]*refsOf) map[string]any {
 	out := make(map[string]any, len(by))
 	for path, rs := range by {
+		if spec, _ := specOf(kind, path); spec.tcb {
+			continue // judged by tcbJudgements
+		}
 		v, present := lookup(claims, path)
 		found, scalar := scalarText(v)
 		if present && v != nil && !scalar {

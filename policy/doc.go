@@ -3,7 +3,10 @@
 // have. It holds the reference value data model (RefValue, read from a
 // JSON file by ParseRefValues and judged by Validate) and the engine
 // (Engine): Rego policies, OPA v1 syntax, compiled and prepared once by
-// New and evaluated by Evaluate on every attestation.
+// New and evaluated by Evaluate on every attestation. Minimum-TCB
+// policies (TCBPolicy: SNP TCB component minimums, DCAP accepted
+// statuses, grace period and advisory lists) are reference values too,
+// of TCB policy claims; the engine judges them into input.tcb.
 //
 // What is judged: the claims of an attest.Result, named as their JSON
 // (docs/sev-snp.md, tdx-sgx.md, tpm.md, nitro.md, cca.md, azure.md),

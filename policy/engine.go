@@ -460,6 +460,7 @@ func input(r *attest.Result, kind string, claims map[string]any, refs []RefValue
 		"revoked":          revoked,
 		"outside_window":   outside,
 		"comparisons":      compareAll(kind, claims, by),
+		"tcb":              tcbJudgements(kind, claims, by, now),
 		"shadow":           staged,
 	})
 }

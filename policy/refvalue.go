@@ -92,6 +92,9 @@ type refValueJSON struct {
 
 type fileJSON struct {
 	ReferenceValues *[]refValueJSON `json:"reference_values"`
+	// TCBPolicies are read only: ParseRefValues expands them into
+	// reference values, which MarshalRefValues writes.
+	TCBPolicies *[]tcbPolicyJSON `json:"tcb_policies,omitempty"`
 }
 
 // ParseRefValues reads a reference value file:
@@ -99,7 +102,13 @@ type fileJSON struct {
 //	{"reference_values": [{"id": "...", "tee": "snp", "claim": "measurement",
 //	  "value": "<hex>", "state": "active", "version": 1,
 //	  "not_before": "RFC 3339", "not_after": "RFC 3339", "workload": "...",
-//	  "provenance": {"author": "...", "source": "...", "note": "..."}}]}
+//	  "provenance": {"author": "...", "source": "...", "note": "..."}}],
+//	 "tcb_policies": [{"id": "...", "tee": "snp", "state": "active", "version": 1,
+//	  "reported_tcb": {"snp": 9, ...}, ...}]}
+//
+// Either array may be absent, not both. Each TCB policy (TCBPolicy) is
+// expanded into the reference values it stands for (TCBPolicy.RefValues),
+// after the file's reference values.
 //
 // Unknown fields are refused (a misspelt "not_after" must not silently
 // drop a bound), and so is anything after the object. ParseRefValues
@@ -114,11 +123,15 @@ func ParseRefValues(b []byte) ([]RefValue, error) {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("%w: data after the top-level object", ErrMalformed)
 	}
-	if f.ReferenceValues == nil {
-		return nil, fmt.Errorf("%w: no \"reference_values\" array", ErrMalformed)
+	if f.ReferenceValues == nil && f.TCBPolicies == nil {
+		return nil, fmt.Errorf("%w: no \"reference_values\" or \"tcb_policies\" array", ErrMalformed)
 	}
-	out := make([]RefValue, 0, len(*f.ReferenceValues))
-	for i, j := range *f.ReferenceValues {
+	var rvs []refValueJSON
+	if f.ReferenceValues != nil {
+		rvs = *f.ReferenceValues
+	}
+	out := make([]RefValue, 0, len(rvs))
+	for i, j := range rvs {
 		rv := RefValue{
 			ID: j.ID, TEE: j.TEE, Claim: j.Claim, Value: j.Value, Workload: j.Workload,
 			State: j.State, Version: j.Version, Provenance: j.Provenance,
@@ -131,6 +144,19 @@ func ParseRefValues(b []byte) ([]RefValue, error) {
 			return nil, fmt.Errorf("%w: reference_values[%d] (%s): not_after: %v", ErrMalformed, i, j.ID, err)
 		}
 		out = append(out, rv)
+	}
+	if f.TCBPolicies != nil {
+		for i, j := range *f.TCBPolicies {
+			p, err := j.policy()
+			if err != nil {
+				return nil, fmt.Errorf("%w: tcb_policies[%d] (%s): %v", ErrMalformed, i, j.ID, err)
+			}
+			exp, err := p.RefValues()
+			if err != nil {
+				return nil, fmt.Errorf("%w: tcb_policies[%d]: %v", ErrMalformed, i, err)
+			}
+			out = append(out, exp...)
+		}
 	}
 	return out, nil
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,6 +28,13 @@ type claimSpec struct {
 	minimum bool
 	// what says what the claim is, for the message listing known claims.
 	what string
+	// tcb: a TCB policy claim (tcb.go), judged into input.tcb rather than
+	// compared with a claim of the same path.
+	tcb bool
+	// enum, when set, lists the values the claim may have; pattern, when
+	// set, is what a value must match. Neither: hex or decimal, as above.
+	enum    []string
+	pattern *regexp.Regexp
 }
 
 func (s claimSpec) match(path string) bool {
@@ -142,20 +150,22 @@ func KnownClaims(tee string) []string {
 	if !ok {
 		return nil
 	}
-	out := make([]string, len(specs))
-	for i, s := range specs {
-		out[i] = s.String()
+	out := make([]string, 0, len(specs)+len(tcbClaimSpecs[tee]))
+	for _, s := range slices.Concat(specs, tcbClaimSpecs[tee]) {
+		out = append(out, s.String())
 	}
 	return out
 }
 
+// specOf finds the claim a reference value path names: a claim of the
+// evidence, or a TCB policy claim (tcb.go).
 func specOf(tee, claim string) (claimSpec, bool) {
 	for _, s := range claimSpecs[tee] {
 		if s.match(claim) {
 			return s, true
 		}
 	}
-	return claimSpec{}, false
+	return tcbSpecOf(tee, claim)
 }
 
 // Validate judges one reference value against what is already known (the
@@ -255,6 +265,18 @@ func ValidateAll(rvs []RefValue) error {
 func checkValue(s claimSpec, v string) error {
 	bad := func(kind error, format string, a ...any) error {
 		return &ValidationError{Field: "value", Kind: kind, Detail: fmt.Sprintf(format, a...)}
+	}
+	switch {
+	case s.enum != nil:
+		if !slices.Contains(s.enum, v) {
+			return bad(ErrEncoding, "%s is one of %s, got %q", s, strings.Join(s.enum, ", "), v)
+		}
+		return nil
+	case s.pattern != nil:
+		if !s.pattern.MatchString(v) {
+			return bad(ErrEncoding, "%s (%s) must match %s, got %q", s, s.what, s.pattern, v)
+		}
+		return nil
 	}
 	if len(s.sizes) == 0 {
 		n, err := strconv.ParseUint(v, 10, 64)

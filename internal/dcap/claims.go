@@ -22,6 +22,10 @@ type TCBClaims struct {
 	TCBStatus   string   `json:"tcb_status,omitempty"`
 	AdvisoryIDs []string `json:"advisory_ids"`
 	TCBDate     string   `json:"tcb_date,omitempty"`
+	// TCBSupersededDate is the tcbDate of the TCB recovery that made the
+	// matched level out of date: the oldest newer level's, the earliest
+	// of platform, TDX module and QE. Empty when nothing is newer.
+	TCBSupersededDate string `json:"tcb_superseded_date,omitempty"`
 	// Component statuses before convergence.
 	PlatformTCBStatus  string `json:"platform_tcb_status,omitempty"`
 	TDXModuleTCBStatus string `json:"tdx_module_tcb_status,omitempty"`
@@ -60,6 +64,9 @@ func NewTCBClaims(q *Quote, v *Verification) TCBClaims {
 		sort.Strings(c.AdvisoryIDs)
 		if !v.TCB.Date.IsZero() {
 			c.TCBDate = v.TCB.Date.UTC().Format(time.RFC3339)
+		}
+		if !v.TCB.Superseded.IsZero() {
+			c.TCBSupersededDate = v.TCB.Superseded.UTC().Format(time.RFC3339)
 		}
 	}
 	return c

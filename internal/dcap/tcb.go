@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Match finds the TCB level of a platform, and for a TDX platform on a TDX
@@ -101,12 +102,19 @@ func (t *TCBInfo) Match(p PlatformTCB) (platform TCBResult, module *TCBResult, e
 	}
 	l := t.Levels[at]
 	platform = TCBResult{Status: l.Status, Date: l.Date, Advisory: slices.Clone(l.Advisory), Level: t.levelWords(at, len(order))}
+	for _, i := range order {
+		if i == at {
+			break
+		}
+		platform.Superseded = oldestAfter(platform.Superseded, t.Levels[i].Date, l.Date)
+	}
 
 	if ident != nil {
 		for i, ml := range ident.Levels {
 			if uint16(svn[0]) >= ml.ISVSVN {
 				module = &TCBResult{Status: ml.Status, Date: ml.Date, Advisory: slices.Clone(ml.Advisory),
 					Level: fmt.Sprintf("%s level %d of %d (ISVSVN %d)", ident.ID, i+1, len(ident.Levels), ml.ISVSVN)}
+				module.Superseded = supersededAmong(ident.Levels[:i], ml.Date)
 				break
 			}
 		}
@@ -262,7 +270,8 @@ func (q *QEIdentity) Match(r QEReportIdentity) (TCBResult, error) {
 	for i, l := range q.Levels {
 		if l.ISVSVN <= r.ISVSVN {
 			return TCBResult{Status: l.Status, Date: l.Date, Advisory: slices.Clone(l.Advisory),
-				Level: fmt.Sprintf("%s level %d of %d (ISVSVN %d)", q.ID, i+1, len(q.Levels), l.ISVSVN)}, nil
+				Level:      fmt.Sprintf("%s level %d of %d (ISVSVN %d)", q.ID, i+1, len(q.Levels), l.ISVSVN),
+				Superseded: supersededAmong(q.Levels[:i], l.Date)}, nil
 		}
 	}
 	return TCBResult{Status: Revoked, Level: fmt.Sprintf("below every %s level (QE ISVSVN %d)", q.ID, r.ISVSVN)}, nil
@@ -347,7 +356,32 @@ func Converge(platform TCBResult, module *TCBResult, qe TCBResult) TCBResult {
 	if len(adv) == 0 {
 		adv = nil
 	}
-	return TCBResult{Status: flagsStatus(f), Date: platform.Date, Advisory: adv, Level: words}
+	sup := platform.Superseded
+	for _, r := range []*TCBResult{module, &qe} {
+		if r != nil && !r.Superseded.IsZero() && (sup.IsZero() || r.Superseded.Before(sup)) {
+			sup = r.Superseded
+		}
+	}
+	return TCBResult{Status: flagsStatus(f), Date: platform.Date, Advisory: adv, Level: words, Superseded: sup}
+}
+
+// supersededAmong returns the oldest tcbDate after date among the levels
+// above a matched identity level (zero when none is later).
+func supersededAmong(above []IdentityLevel, date time.Time) time.Time {
+	var sup time.Time
+	for _, l := range above {
+		sup = oldestAfter(sup, l.Date, date)
+	}
+	return sup
+}
+
+// oldestAfter returns the older of cur and d when d is after date, else
+// cur; a zero cur is none yet.
+func oldestAfter(cur, d, date time.Time) time.Time {
+	if !d.After(date) || (!cur.IsZero() && !d.Before(cur)) {
+		return cur
+	}
+	return d
 }
 
 // DefaultTier maps a TCB status to the EAR tier the default policy gives

@@ -89,6 +89,11 @@ type TCBResult struct {
 	Status   TCBStatus
 	Date     time.Time // tcbDate of the matched level
 	Advisory []string  // advisoryIDs of the matched level
+	// Superseded is the tcbDate of the oldest level newer than the matched
+	// one (a later tcbDate): the TCB recovery that made the matched level
+	// out of date. Zero when no level is newer. After Converge, the
+	// earliest of the parts'.
+	Superseded time.Time
 	// Level describes the matched level in words, for check details.
 	Level string
 }

@@ -16,6 +16,9 @@
 #                  (ATTRIBUTES.DEBUG) is contraindicated whatever the
 #                  values: its memory can be read and changed with the
 #                  debug instructions (EDBGRD, EDBGWR).
+#   hardware       the TCB policy (input.tcb): accepted TCB statuses, the
+#                  grace period after a TCB recovery, advisory allow and
+#                  deny lists: approved (2), else contraindicated.
 package assay.sgx
 
 import data.assay.lib
@@ -49,6 +52,7 @@ categories := {
 		),
 		"affirm": lib.approved,
 	},
+	"hardware": {"judgements": input.tcb, "affirm": lib.approved},
 }
 
 decision := {"categories": categories}

@@ -15,6 +15,10 @@
 #                      can read and change a debug guest's memory
 #                      (SNP_DBG_DECRYPT, SNP_DBG_ENCRYPT).
 #   instance_identity  CHIP_ID, when reference values pin processors.
+#   hardware           the TCB minimums of the reported, committed and
+#                      launch TCB (input.tcb: tcb_policies in the reference
+#                      values): approved (2) when every component is at
+#                      least its minimum, else contraindicated.
 #
 # The comparisons are the engine's (input.comparisons: a claim that
 # reference values name, against the values that count). The policy is
@@ -48,6 +52,10 @@ categories := {
 	"instance_identity": {
 		"judgements": [j | j := input.comparisons.chip_id],
 		"affirm": 2, # recognized instance
+	},
+	"hardware": {
+		"judgements": input.tcb,
+		"affirm": 2, # genuine hardware at the minimum TCB
 	},
 }
 

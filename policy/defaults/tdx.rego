@@ -12,7 +12,10 @@
 #                  TD (TDATTRIBUTES.DEBUG) is contraindicated whatever the
 #                  values: the host can read and change its state through
 #                  the TDX module's debug interface.
-#   hardware       MRSEAM and MRSIGNERSEAM (the TDX module) when named.
+#   hardware       MRSEAM and MRSIGNERSEAM (the TDX module) when named,
+#                  and the TCB policy (input.tcb): accepted TCB statuses,
+#                  the grace period after a TCB recovery, advisory allow
+#                  and deny lists.
 #
 # The comparisons are the engine's (input.comparisons); see snp.rego.
 package assay.tdx
@@ -42,7 +45,7 @@ categories := {
 		"affirm": 2, # approved configuration
 	},
 	"hardware": {
-		"judgements": [input.comparisons[p] | some p in ["mr_seam", "mr_signer_seam"]],
+		"judgements": array.concat([input.comparisons[p] | some p in ["mr_seam", "mr_signer_seam"]], input.tcb),
 		"affirm": 2, # genuine (the expected TDX module)
 	},
 }
