@@ -5,6 +5,7 @@ import (
 	"crypto/sha512"
 	"encoding/binary"
 	"fmt"
+	"github.com/assay-dev/assay/measure/fwtable"
 )
 
 // Page types of PAGE_INFO (SEV-SNP Firmware ABI §8.17, Table 68).
@@ -89,10 +90,10 @@ func HashKernel(kernel, initrd []byte, cmdline string) KernelHashes {
 // GUIDs of the SEV hashes table (QEMU target/i386/sev.c,
 // OvmfPkg/AmdSev/BlobVerifierLibSevHashes).
 var (
-	hashTableHeaderGUID = mustGUID("9438d606-4f22-4cc9-b479-a793d411fd21")
-	hashKernelGUID      = mustGUID("4de79437-abd2-427f-b835-d5b172d2045b")
-	hashInitrdGUID      = mustGUID("44baf731-3a2f-4bd7-9af1-41e29169781d")
-	hashCmdlineGUID     = mustGUID("97d02dd8-bd20-4c94-aa78-e7714d36ab2a")
+	hashTableHeaderGUID = fwtable.MustGUID("9438d606-4f22-4cc9-b479-a793d411fd21")
+	hashKernelGUID      = fwtable.MustGUID("4de79437-abd2-427f-b835-d5b172d2045b")
+	hashInitrdGUID      = fwtable.MustGUID("44baf731-3a2f-4bd7-9af1-41e29169781d")
+	hashCmdlineGUID     = fwtable.MustGUID("97d02dd8-bd20-4c94-aa78-e7714d36ab2a")
 )
 
 const (
@@ -110,7 +111,7 @@ func (k KernelHashes) Table() []byte {
 	binary.LittleEndian.PutUint16(t[16:], hashTableSize)
 	off := 18
 	for _, e := range []struct {
-		g GUID
+		g fwtable.GUID
 		h [sha256.Size]byte
 	}{{hashCmdlineGUID, k.Cmdline}, {hashInitrdGUID, k.Initrd}, {hashKernelGUID, k.Kernel}} {
 		copy(t[off:], e.g[:])

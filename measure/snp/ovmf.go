@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+
+	"github.com/assay-dev/assay/measure/fwtable"
 )
 
 // ErrMalformed reports an OVMF image whose footer table or SEV metadata
@@ -15,68 +17,12 @@ var ErrMalformed = errors.New("snp: malformed OVMF image")
 // VMM.
 var ErrInput = errors.New("snp: unusable measurement input")
 
-// GUID is a UEFI GUID in its in-memory (mixed-endian) byte order.
-type GUID [16]byte
-
-// ParseGUID reads the textual form "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx"
-// into the byte order UEFI stores: the first three fields little-endian,
-// the last two as written.
-func ParseGUID(s string) (GUID, error) {
-	var g GUID
-	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
-		return g, fmt.Errorf("guid %q: want the 8-4-4-4-12 form", s)
-	}
-	var raw [16]byte
-	hexs := s[0:8] + s[9:13] + s[14:18] + s[19:23] + s[24:36]
-	for i := range raw {
-		hi, ok1 := unhex(hexs[2*i])
-		lo, ok2 := unhex(hexs[2*i+1])
-		if !ok1 || !ok2 {
-			return g, fmt.Errorf("guid %q: not hexadecimal", s)
-		}
-		raw[i] = hi<<4 | lo
-	}
-	g[0], g[1], g[2], g[3] = raw[3], raw[2], raw[1], raw[0]
-	g[4], g[5] = raw[5], raw[4]
-	g[6], g[7] = raw[7], raw[6]
-	copy(g[8:], raw[8:])
-	return g, nil
-}
-
-func unhex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	case 'A' <= c && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
-}
-
-// String gives the textual form, lower case.
-func (g GUID) String() string {
-	return fmt.Sprintf("%08x-%04x-%04x-%x-%x",
-		binary.LittleEndian.Uint32(g[0:4]), binary.LittleEndian.Uint16(g[4:6]),
-		binary.LittleEndian.Uint16(g[6:8]), g[8:10], g[10:16])
-}
-
-func mustGUID(s string) GUID {
-	g, err := ParseGUID(s)
-	if err != nil {
-		panic(err) // only the constants below reach here
-	}
-	return g
-}
-
 // GUIDs of the OVMF footer table and the SEV hashes table (OVMF
 // OvmfPkg/ResetVector/Ia16/ResetVectorVtf0.asm; QEMU target/i386/sev.c).
 var (
-	FooterTableGUID    = mustGUID("96b582de-1fb2-45f7-baea-a366c55a082d") // OVMF_TABLE_FOOTER_GUID
-	SEVESResetGUID     = mustGUID("00f771de-1a7e-4fcb-890e-68c77e2fb44e") // SEV_ES_RESET_BLOCK_GUID
-	SEVMetadataGUID    = mustGUID("dc886566-984a-4798-a75e-5585a7bf67cc") // OVMF_SEV_METADATA_GUID
-	SEVHashTableRVGUID = mustGUID("7255371f-3a3b-4b04-927b-1da6efa8d454") // SEV_HASH_TABLE_RV_GUID
+	SEVESResetGUID     = fwtable.MustGUID("00f771de-1a7e-4fcb-890e-68c77e2fb44e") // SEV_ES_RESET_BLOCK_GUID
+	SEVMetadataGUID    = fwtable.MustGUID("dc886566-984a-4798-a75e-5585a7bf67cc") // OVMF_SEV_METADATA_GUID
+	SEVHashTableRVGUID = fwtable.MustGUID("7255371f-3a3b-4b04-927b-1da6efa8d454") // SEV_HASH_TABLE_RV_GUID
 )
 
 // SectionType is the type of an SEV metadata section
@@ -116,30 +62,20 @@ type Section struct {
 	Type SectionType
 }
 
-// TableEntry is one entry of the OVMF footer table.
-type TableEntry struct {
-	GUID GUID
-	Data []byte
-}
-
 // OVMF is a parsed OVMF (or other SEV-aware firmware) image.
 type OVMF struct {
 	// Image is the whole firmware volume as mapped below 4 GiB.
 	Image []byte
 	// Table holds the footer table entries, last in the file first.
-	Table []TableEntry
+	Table fwtable.Table
 	// Sections are the SEV metadata sections in declaration order; nil
 	// when the image has no SEV metadata (not SNP-capable).
 	Sections []Section
 }
 
 const (
-	fourGiB         = 1 << 32
-	pageSize        = 4096
-	footerEntrySize = 2 + 16 // UINT16 size, GUID
-	// The table's footer entry ends 32 bytes before the end of the image,
-	// where the reset vector lives (ResetVectorVtf0.asm).
-	footerEnd        = 32
+	fourGiB          = 1 << 32
+	pageSize         = 4096
 	metadataHdrSize  = 16 // "ASEV", size, version, item count
 	metadataItemSize = 12 // GPA, size, type (UINT32 each)
 )
@@ -154,65 +90,26 @@ func ParseOVMF(b []byte) (*OVMF, error) {
 		return nil, fmt.Errorf("%w: image is %d bytes, larger than the 4 GiB it is mapped below", ErrMalformed, len(b))
 	}
 	o := &OVMF{Image: b}
-	if err := o.parseTable(); err != nil {
-		return nil, err
+	t, err := fwtable.Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
+	o.Table = t
 	if err := o.parseMetadata(); err != nil {
 		return nil, err
 	}
 	return o, nil
 }
 
-func (o *OVMF) parseTable() error {
-	b := o.Image
-	end := len(b) - footerEnd
-	start := end - footerEntrySize
-	if start < 0 {
-		return fmt.Errorf("%w: image too small for a footer table", ErrMalformed)
-	}
-	if GUID(b[start+2:end]) != FooterTableGUID {
-		return fmt.Errorf("%w: no footer table GUID %s at offset %#x from the end", ErrMalformed, FooterTableGUID, len(b)-start-2)
-	}
-	total := int(binary.LittleEndian.Uint16(b[start:]))
-	if total < footerEntrySize || total-footerEntrySize > start {
-		return fmt.Errorf("%w: footer table size %d out of range", ErrMalformed, total)
-	}
-	table := b[start-(total-footerEntrySize) : start]
-	for len(table) > 0 {
-		if len(table) < footerEntrySize {
-			return fmt.Errorf("%w: %d stray bytes at the start of the footer table", ErrMalformed, len(table))
-		}
-		hdr := table[len(table)-footerEntrySize:]
-		size := int(binary.LittleEndian.Uint16(hdr))
-		g := GUID(hdr[2:])
-		if size < footerEntrySize || size > len(table) {
-			return fmt.Errorf("%w: footer table entry %s has size %d, %d bytes left", ErrMalformed, g, size, len(table))
-		}
-		o.Table = append(o.Table, TableEntry{GUID: g, Data: table[len(table)-size : len(table)-footerEntrySize]})
-		table = table[:len(table)-size]
-	}
-	return nil
-}
-
 // Entry returns the data of the footer table entry with GUID g.
-func (o *OVMF) Entry(g GUID) ([]byte, bool) {
-	for _, e := range o.Table {
-		if e.GUID == g {
-			return e.Data, true
-		}
-	}
-	return nil, false
-}
+func (o *OVMF) Entry(g fwtable.GUID) ([]byte, bool) { return o.Table.Lookup(g) }
 
-func (o *OVMF) entryU32(g GUID, name string) (uint32, error) {
-	d, ok := o.Entry(g)
-	if !ok {
-		return 0, fmt.Errorf("%w: footer table has no %s entry (%s)", ErrMalformed, name, g)
+func (o *OVMF) entryU32(g fwtable.GUID, name string) (uint32, error) {
+	v, err := o.Table.U32(g, name)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	if len(d) < 4 {
-		return 0, fmt.Errorf("%w: %s entry is %d bytes, want at least 4", ErrMalformed, name, len(d))
-	}
-	return binary.LittleEndian.Uint32(d), nil
+	return v, nil
 }
 
 func (o *OVMF) parseMetadata() error {

@@ -224,23 +224,6 @@ func corruptMetadata(t *testing.T, b []byte) []byte {
 	return b
 }
 
-func TestGUID(t *testing.T) {
-	const s = "96b582de-1fb2-45f7-baea-a366c55a082d"
-	g, err := ParseGUID(s)
-	if err != nil || g.String() != s {
-		t.Errorf("ParseGUID(%q) = %v, %v", s, g, err)
-	}
-	// Stored mixed-endian: the first field reversed.
-	if g[0] != 0xde || g[3] != 0x96 || g[8] != 0xba {
-		t.Errorf("byte order % x", g[:])
-	}
-	for _, bad := range []string{"", "96b582de1fb245f7baeaa366c55a082d", "96b582de-1fb2-45f7-baea-a366c55a082g"} {
-		if _, err := ParseGUID(bad); err == nil {
-			t.Errorf("ParseGUID(%q) accepted", bad)
-		}
-	}
-}
-
 func TestVCPUSig(t *testing.T) {
 	// AMD #25481: family 19h model 01h stepping 1 (Milan) is 0x00a00f11.
 	if s, err := VCPUSig("EPYC-Milan"); err != nil || s != 0x00a00f11 {
