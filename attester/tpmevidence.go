@@ -75,7 +75,8 @@ type TPMGather struct {
 	// EKHandle and AKHandle override the persistent handles; zero is
 	// EKHandleRSA or EKHandleECC, and AKHandle.
 	EKHandle, AKHandle tpm2.TPMHandle
-	// PCRs to quote; nil is 0-7, and 10 too when an IMA log is read.
+	// PCRs to quote; nil is 0-7, and 8-10 too when an IMA log is read
+	// (IMA's boot_aggregate covers 0-9 on Linux 5.8 and later; 10 is IMA's).
 	PCRs []uint
 	// Banks to quote; nil is SHA-256.
 	Banks []tpm2.TPMAlgID
@@ -159,7 +160,7 @@ func (g TPMGather) Gather(ctx context.Context, tp transport.TPM, nonce []byte) (
 	if pcrs == nil {
 		pcrs = []uint{0, 1, 2, 3, 4, 5, 6, 7}
 		if len(f.IMALog) > 0 {
-			pcrs = append(pcrs, 10)
+			pcrs = append(pcrs, 8, 9, 10)
 		}
 	}
 	banks := g.Banks

@@ -1,6 +1,7 @@
 package tpm
 
 import (
+	"bytes"
 	"crypto"
 	"errors"
 	"fmt"
@@ -71,15 +72,20 @@ func imaChecks(raw []byte, quoted PCRs, policy *tcg.IMAPolicy, keys []tcg.IMAKey
 		return checks, nil, err
 	}
 	checks = append(checks, attest.Pass("ima.replay", "%s", detail))
+	var first error
+	c, err := bootAggregateCheck(l, cl.BoundEntries, quoted)
+	checks = append(checks, c)
+	first = err
 
 	a := l.Appraise(cl.BoundEntries, tcg.IMAPCR, policy, keys)
 	cl.Appraisal = a
-	var first error
 	if policy != nil {
 		cl.AllowList = policy.Format
 		if err := allowListResult(a, policy); err != nil {
 			checks = append(checks, attest.Fail("ima.allowlist", err))
-			first = err
+			if first == nil {
+				first = err
+			}
 		} else {
 			extra := ""
 			if a.SignedNotListed > 0 {
@@ -106,6 +112,50 @@ func imaChecks(raw []byte, quoted PCRs, policy *tcg.IMAPolicy, keys []tcg.IMAKey
 		}
 	}
 	return checks, cl, first
+}
+
+// bootAggregateCheck is ima.boot_aggregate: the boot_aggregate entry
+// among the bound ones must be the hash of the quoted PCRs 0-9 (Linux 5.8
+// and later, any hash but SHA-1) or 0-7 (SHA-1, and older kernels) of the
+// bank of its own algorithm: IMA then started on the boot the quote
+// shows, not on another machine or boot whose list was replayed here.
+// Skipped when there is no such entry, or the quote lacks that bank or
+// those PCRs.
+func bootAggregateCheck(l *tcg.IMALog, n int, quoted PCRs) (attest.Check, error) {
+	const name = "ima.boot_aggregate"
+	ba, ok := l.FindBootAggregate(n)
+	if !ok {
+		return attest.Skip(name, "no boot_aggregate entry among the bound IMA entries"), nil
+	}
+	var vals map[int][]byte
+	for b, v := range quoted {
+		if h, err := bankHash(b); err == nil && h == ba.Alg {
+			vals = v
+		}
+	}
+	if vals == nil {
+		return attest.Skip(name, "boot_aggregate (entry #%d) is %s, and the quote has no %s bank to compare it with", ba.Num, ba.AlgName, ba.AlgName), nil
+	}
+	upTos := []int{9, 7}
+	if ba.Alg == crypto.SHA1 {
+		upTos = []int{7}
+	}
+	var tried []string
+	for _, upTo := range upTos {
+		d, err := tcg.BootAggregateDigest(ba.Alg, vals, upTo)
+		if err != nil {
+			continue // those PCRs are not all quoted
+		}
+		if bytes.Equal(d, ba.Digest) {
+			return attest.Pass(name, "boot_aggregate (entry #%d) %s:%x is the hash of the quoted %s PCRs 0-%d", ba.Num, ba.AlgName, ba.Digest, ba.AlgName, upTo), nil
+		}
+		tried = append(tried, fmt.Sprintf("PCRs 0-%d hash to %x", upTo, d))
+	}
+	if tried == nil {
+		return attest.Skip(name, "the quote does not cover %s PCRs 0-7 to compare boot_aggregate (entry #%d) with", ba.AlgName, ba.Num), nil
+	}
+	err := fmt.Errorf("%w: IMA's boot_aggregate (entry #%d) is %s:%x, but the quoted %s %s: IMA started on another boot than the quoted one", ErrIMA, ba.Num, ba.AlgName, ba.Digest, ba.AlgName, strings.Join(tried, ", "))
+	return attest.Fail(name, err), err
 }
 
 // bindIMA finds the prefix of the list that the quoted PCR 10 covers,

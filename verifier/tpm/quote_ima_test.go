@@ -35,6 +35,18 @@ type imaFile struct {
 	content string
 	signed  bool // signed with the test IMA key
 	badSig  bool // and the signature then corrupted
+	digest  []byte // the file digest; nil is the SHA-256 of content
+}
+
+// testBootAggregate is the SHA-256 boot_aggregate of bootPCRs' PCRs 0-7,
+// as a kernel records it when PCRs 8-9 are not quoted (computed here
+// independently of package tcg).
+func testBootAggregate(upTo int, pcrs map[int][]byte) []byte {
+	h := sha256.New()
+	for i := 0; i <= upTo; i++ {
+		h.Write(pcrs[i])
+	}
+	return h.Sum(nil)
 }
 
 // imaLog encodes an ima-sig measurement list as the kernel exports it
@@ -44,12 +56,31 @@ type imaFile struct {
 // independently of package tcg.
 func imaLog(t testing.TB, key *ecdsa.PrivateKey, keyID [4]byte, files []imaFile) (raw []byte, pcr10 [][]byte, padded [][]byte) {
 	t.Helper()
+	return imaLogBoot(t, key, keyID, files, testBootAggregate(7, bootPCRs(nil)))
+}
+
+// withPCRs89 adds PCRs 8 and 9 (a kernel command line and image, as
+// GRUB measures them) to PCR values.
+func withPCRs89(m map[int][]byte) map[int][]byte {
+	for _, i := range []int{8, 9} {
+		v := sha256.Sum256([]byte{'p', byte(i)})
+		m[i] = v[:]
+	}
+	return m
+}
+
+// imaLogBoot is imaLog with the boot_aggregate digest given.
+func imaLogBoot(t testing.TB, key *ecdsa.PrivateKey, keyID [4]byte, files []imaFile, boot []byte) (raw []byte, pcr10 [][]byte, padded [][]byte) {
+	t.Helper()
 	field := func(b []byte) []byte { return append(binary.LittleEndian.AppendUint32(nil, uint32(len(b))), b...) }
 	v := make([]byte, 32)
 	pv := make([]byte, 32)
-	all := append([]imaFile{{path: "boot_aggregate", content: "pcrs"}}, files...)
+	all := append([]imaFile{{path: "boot_aggregate", digest: boot}}, files...)
 	for _, f := range all {
 		d := sha256.Sum256([]byte(f.content))
+		if f.digest != nil {
+			d = [32]byte(f.digest)
+		}
 		var sig []byte
 		if f.signed {
 			s, err := ecdsa.SignASN1(rand.Reader, key, d[:])
@@ -147,32 +178,44 @@ func TestQuoteIMA(t *testing.T) {
 		keys    []tcg.IMAKey
 		bundle  bool // policy and keys come beside the evidence, not in Options
 		opKeys  bool // and the operator's policy (Options) is set too
+		boot    []byte // the boot_aggregate; nil is testBootAggregate(7, bootPCRs(nil))
+		with89  bool   // quote PCRs 8 and 9 too
 		want    error
 		checks  []string
 		failed  []string
 		bound   int
 	}
 	all := []string{"ima.replay", "ima.allowlist", "ima.signatures"}
+	bound := []string{"ima.replay", "ima.boot_aggregate", "ima.allowlist", "ima.signatures"}
 	tests := []tcase{
-		{name: "pass", files: imaFiles, policy: policy, keys: keys, checks: all, bound: 5},
-		{name: "later-entries-unjudged", files: unlisted, quoteAt: 5, policy: policy, keys: keys, checks: all, bound: 5},
-		{name: "padded", files: imaFiles, padded: true, policy: policy, keys: keys, checks: all, bound: 5},
-		{name: "log-only", files: unlisted, checks: []string{"ima.replay"}, bound: 6},
-		{name: "keys-only-unsigned-fails", files: imaFiles, keys: keys, checks: []string{"ima.replay", "ima.signatures"}, want: tpm.ErrIMA, failed: []string{"ima.signatures"}},
-		{name: "not-in-allow-list", files: unlisted, policy: policy, keys: keys, checks: all, want: tpm.ErrIMA, failed: []string{"ima.allowlist"}},
-		{name: "bad-signature", files: badSig, policy: policy, keys: keys, checks: all, want: tpm.ErrIMA, failed: []string{"ima.allowlist", "ima.signatures"}},
+		{name: "pass", files: imaFiles, policy: policy, keys: keys, checks: bound, bound: 5},
+		{name: "later-entries-unjudged", files: unlisted, quoteAt: 5, policy: policy, keys: keys, checks: bound, bound: 5},
+		{name: "padded", files: imaFiles, padded: true, policy: policy, keys: keys, checks: bound, bound: 5},
+		{name: "log-only", files: unlisted, checks: []string{"ima.replay", "ima.boot_aggregate"}, bound: 6},
+		{name: "keys-only-unsigned-fails", files: imaFiles, keys: keys, checks: []string{"ima.replay", "ima.boot_aggregate", "ima.signatures"}, want: tpm.ErrIMA, failed: []string{"ima.signatures"}},
+		{name: "not-in-allow-list", files: unlisted, policy: policy, keys: keys, checks: bound, want: tpm.ErrIMA, failed: []string{"ima.allowlist"}},
+		{name: "bad-signature", files: badSig, policy: policy, keys: keys, checks: bound, want: tpm.ErrIMA, failed: []string{"ima.allowlist", "ima.signatures"}},
 		{name: "pcr10-not-quoted", files: imaFiles, noPCR10: true, policy: policy, keys: keys, checks: all, want: tpm.ErrEventLog, failed: []string{"ima.replay"}},
 		{name: "tampered", files: imaFiles, tamper: true, policy: policy, checks: []string{"ima.replay", "ima.allowlist"}, want: tpm.ErrEventLog, failed: []string{"ima.replay"}},
 		{name: "no-log", files: imaFiles, noLog: true, policy: policy, checks: []string{"ima.replay", "ima.allowlist"}, want: tpm.ErrCollateralMissing, failed: []string{"ima.replay"}},
-		{name: "bundle-policy-and-keys", files: imaFiles, policy: policy, keys: keys, bundle: true, checks: all, bound: 5},
+		// IMA's boot_aggregate of another boot: the list replays to PCR
+		// 10, but it did not start on the boot PCRs 0-7 show.
+		{name: "boot-aggregate-other-boot", files: imaFiles, boot: make([]byte, 32), policy: policy, keys: keys, checks: bound, want: tpm.ErrIMA, failed: []string{"ima.boot_aggregate"}},
+		// PCRs 0-9 (Linux 5.8 and later, SHA-256) when 8 and 9 are quoted.
+		{name: "boot-aggregate-pcrs-0-9", files: imaFiles, boot: testBootAggregate(9, withPCRs89(bootPCRs(nil))), with89: true, policy: policy, keys: keys, checks: bound, bound: 5},
+		{name: "bundle-policy-and-keys", files: imaFiles, policy: policy, keys: keys, bundle: true, checks: bound, bound: 5},
 		// The operator's allow list set: the attester's key is ignored, so
 		// the files it signed are not accepted.
 		{name: "operator-policy-ignores-bundle-keys", files: imaFiles, policy: policy, keys: keys, bundle: true, opKeys: true,
-			checks: []string{"ima.replay", "ima.allowlist"}, want: tpm.ErrIMA, failed: []string{"ima.allowlist"}},
+			checks: []string{"ima.replay", "ima.boot_aggregate", "ima.allowlist"}, want: tpm.ErrIMA, failed: []string{"ima.allowlist"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			raw, pcr10, padded := imaLog(t, ik.key, ik.pub.ID, tc.files)
+			boot := tc.boot
+			if boot == nil {
+				boot = testBootAggregate(7, bootPCRs(nil))
+			}
+			raw, pcr10, padded := imaLogBoot(t, ik.key, ik.pub.ID, tc.files, boot)
 			at := len(pcr10) - 1
 			if tc.quoteAt > 0 {
 				at = tc.quoteAt - 1
@@ -184,6 +227,9 @@ func TestQuoteIMA(t *testing.T) {
 			pcrs := bootPCRs(v)
 			if tc.noPCR10 {
 				pcrs = bootPCRs(nil)
+			}
+			if tc.with89 {
+				pcrs = withPCRs89(pcrs)
 			}
 			ev := ak.quote(t, pcrs, nil)
 			ev.IMALog = raw
@@ -280,7 +326,7 @@ func TestQuoteIMAFiles(t *testing.T) {
 			if r.Status != attest.StatusAffirming {
 				t.Fatalf("status %s: %v", r.Status, failed(r.Checks))
 			}
-			want := []string{"parse", "ak.trust", "signature", "pcr.digest", "nonce", "eventlog.replay", "ima.replay", "ima.allowlist", "ima.signatures"}
+			want := []string{"parse", "ak.trust", "signature", "pcr.digest", "nonce", "eventlog.replay", "ima.replay", "ima.boot_aggregate", "ima.allowlist", "ima.signatures"}
 			if got := checkNames(r.Checks); !reflect.DeepEqual(got, want) {
 				t.Errorf("checks %v", got)
 			}

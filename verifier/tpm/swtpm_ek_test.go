@@ -58,7 +58,16 @@ func TestSWTPMEKAndIMA(t *testing.T) {
 
 	// IMA: extend PCR 10 with each entry's SHA-256 template hash.
 	ik := newIMAKey(t)
-	raw, _, _ := imaLog(t, ik.key, ik.pub.ID, imaFiles)
+	boot := tpm2.TPMLPCRSelection{PCRSelections: []tpm2.TPMSPCRSelection{{Hash: tpm2.TPMAlgSHA256, PCRSelect: tpm2.PCClientCompatible.PCRs(0, 1, 2, 3, 4, 5, 6, 7)}}}
+	bootVals, err := (tpm2.PCRRead{PCRSelectionIn: boot}).Execute(tp)
+	if err != nil || len(bootVals.PCRValues.Digests) != 8 {
+		t.Fatalf("PCR_Read 0-7: %v", err)
+	}
+	bootPCRValues := map[int][]byte{}
+	for i, d := range bootVals.PCRValues.Digests {
+		bootPCRValues[i] = d.Buffer
+	}
+	raw, _, _ := imaLogBoot(t, ik.key, ik.pub.ID, imaFiles, testBootAggregate(7, bootPCRValues))
 	l, err := tcg.ParseIMA(raw)
 	if err != nil {
 		t.Fatal(err)
@@ -115,7 +124,7 @@ func TestSWTPMEKAndIMA(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v: %v", err, failed(checks))
 	}
-	want := []string{"ak.trust", "ek.chain", "ek.san", "ek.key", "signature", "pcr.digest", "nonce", "eventlog.replay", "ima.replay", "ima.allowlist", "ima.signatures"}
+	want := []string{"ak.trust", "ek.chain", "ek.san", "ek.key", "signature", "pcr.digest", "nonce", "eventlog.replay", "ima.replay", "ima.boot_aggregate", "ima.allowlist", "ima.signatures"}
 	if got := checkNames(checks); len(got) != len(want) {
 		t.Fatalf("checks %v, want %v", got, want)
 	}
