@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/assay-dev/assay/internal/corim"
 )
 
 // Collateral formats: where a CPAK (CCA platform attestation key) comes
@@ -74,10 +76,10 @@ type Endorsement struct {
 // stores above by their shape. It does no cryptography and parses no key.
 func SniffCollateral(b []byte) (string, bool) {
 	switch {
-	case len(b) >= 4 && b[0] == 0xd9 && b[1] == 0x01 && b[2] == 0xf5 && b[3]>>5 == 5:
+	case corim.SniffUnsigned(b):
 		// CBOR tag 501 (tagged-unsigned-corim-map) around a map.
 		return FormatCoRIM, true
-	case sniffSignedCoRIM(b):
+	case corim.SniffSigned(b):
 		// CBOR tag 18 (COSE_Sign1) with the CoRIM content type.
 		return FormatSignedCoRIM, true
 	case !utf8.Valid(b):
@@ -339,7 +341,7 @@ func (e Endorsement) validAt(t time.Time) bool {
 func (e Endorsement) describe() string {
 	s := fmt.Sprintf("%s CPAK from %s (%s", curveName(e.Key), e.Source, e.Format)
 	if e.signed != nil {
-		s += fmt.Sprintf(" signed by %q", e.signed.signer)
+		s += fmt.Sprintf(" signed by %q", e.signed.Signer)
 	}
 	if e.InstanceID != nil {
 		s += fmt.Sprintf(", for instance ID %x", e.InstanceID)
@@ -350,7 +352,7 @@ func (e Endorsement) describe() string {
 func (e Endorsement) claims() *CPAKClaims {
 	c := &CPAKClaims{Source: e.Source, Format: e.Format, Curve: curveName(e.Key)}
 	if e.signed != nil {
-		c.CoRIMSigner = e.signed.signer
+		c.CoRIMSigner = e.signed.Signer
 	}
 	if der, err := x509.MarshalPKIXPublicKey(e.Key); err == nil {
 		sum := sha256.Sum256(der)

@@ -222,7 +222,7 @@ func platformKey(t *Token, ends []Endorsement, now time.Time) (Endorsement, erro
 func endorsementCheck(e Endorsement, now time.Time) attest.Check {
 	provenance := "the key is trusted only because it was supplied: no vendor root endorses it, so real_hardware stays null"
 	if e.signed != nil {
-		provenance = fmt.Sprintf("the CoRIM's signature (signer %q) verified with a supplied key (corim.signature); that key, not a vendor root, is the anchor, so real_hardware stays null", e.signed.signer)
+		provenance = fmt.Sprintf("the CoRIM's signature (signer %q) verified with a supplied key (corim.signature); that key, not a vendor root, is the anchor, so real_hardware stays null", e.signed.Signer)
 	}
 	if !e.validAt(now) {
 		return attest.Warn("platform.endorsement", "%s is valid from %s to %s; the verification time %s is outside that window: its author no longer vouches for the key; %s",
