@@ -75,6 +75,7 @@ type imaFile struct {
 	digest  []byte
 	sig     []byte
 	hasSig  bool // the template has a sig field (it may be empty)
+	verity  bool // the d-ngv2 digest type is "verity": an fs-verity digest
 }
 
 // fileOf decodes the file measurement of a template entry; false when
@@ -92,8 +93,8 @@ func fileOf(e *IMAEntry) (imaFile, bool) {
 		case "d":
 			f.alg, f.algName, f.digest, haveDigest = crypto.SHA1, "sha1", v, true
 		case "d-ng", "d-ngv2":
-			_, algName, _ := imaDigestField(v, name == "d-ngv2")
-			f.algName = algName
+			typ, algName, _ := imaDigestField(v, name == "d-ngv2")
+			f.algName, f.verity = algName, typ == "verity"
 			f.alg = hashByName(algName)
 			if k := bytes.IndexByte(v, 0); k >= 0 && bytes.HasSuffix(v[:k], []byte(":")) {
 				f.digest = v[k+1:]
@@ -254,5 +255,5 @@ func verifyFileSig(f imaFile, keys []IMAKey) error {
 	if f.alg == 0 || !f.alg.Available() {
 		return fmt.Errorf("%w: the measurement's hash %q", ErrUnsupported, f.algName)
 	}
-	return s.Verify(keys, f.alg, f.digest)
+	return s.VerifyMeasurement(keys, f.alg, f.digest, f.verity)
 }

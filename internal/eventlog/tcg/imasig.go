@@ -241,11 +241,27 @@ func ParseIMAKeys(b []byte, source string) ([]IMAKey, error) {
 // signature does not verify), ErrUnsupported (a version, hash or key
 // type this package does not verify) or ErrMalformed.
 func (s *IMASignature) Verify(keys []IMAKey, alg crypto.Hash, digest []byte) error {
-	if s.Version != 2 {
-		return fmt.Errorf("%w: signature version %d (sigv3, over struct ima_file_id) is not verified", ErrUnsupported, s.Version)
-	}
-	if s.Type != imaXattrDigSig {
-		return fmt.Errorf("%w: signature type %#02x (fs-verity) is not verified", ErrUnsupported, s.Type)
+	return s.VerifyMeasurement(keys, alg, digest, false)
+}
+
+// VerifyMeasurement checks a signature of a measurement as the kernel
+// appraises it (security/integrity/ima/ima_appraise.c xattr_verify):
+//
+//   - EVM_IMA_XATTR_DIGSIG (0x03), version 2: over the measured digest;
+//     version 3 the kernel refuses ("invalid-signature-version");
+//   - IMA_VERITY_DIGSIG (0x06), version 3 only, and only of an fs-verity
+//     measurement (verity: the d-ngv2 field's type "verity"): over the
+//     hash, in the measurement's algorithm, of struct ima_file_id
+//     {hash_type = IMA_VERITY_DIGSIG, hash_algorithm, the fs-verity
+//     digest} cut to the digest's size (calc_file_id_hash).
+func (s *IMASignature) VerifyMeasurement(keys []IMAKey, alg crypto.Hash, digest []byte, verity bool) error {
+	switch {
+	case s.Type == imaXattrDigSig && s.Version != 2:
+		return fmt.Errorf("%w: an EVM_IMA_XATTR_DIGSIG signature of version %d, which the kernel refuses (only IMA_VERITY_DIGSIG signatures are version 3)", ErrSignature, s.Version)
+	case s.Type == imaXattrVeritySig && s.Version != 3:
+		return fmt.Errorf("%w: an IMA_VERITY_DIGSIG signature of version %d, want 3", ErrSignature, s.Version)
+	case s.Type == imaXattrVeritySig && !verity:
+		return fmt.Errorf("%w: an fs-verity signature (IMA_VERITY_DIGSIG) on a measurement of the file's content, not of its fs-verity digest", ErrSignature)
 	}
 	h, ok := s.Hash()
 	if !ok {
@@ -253,6 +269,9 @@ func (s *IMASignature) Verify(keys []IMAKey, alg crypto.Hash, digest []byte) err
 	}
 	if h != alg || len(digest) != h.Size() {
 		return fmt.Errorf("%w: the signature is over a %s digest, the measurement is %s (%d bytes)", ErrSignature, HashName(h), HashName(alg), len(digest))
+	}
+	if s.Type == imaXattrVeritySig {
+		digest = fileIDHash(h, s.HashAlgo, digest)
 	}
 	var tried []string
 	for _, k := range keys {
@@ -279,6 +298,16 @@ func (s *IMASignature) Verify(keys []IMAKey, alg crypto.Hash, digest []byte) err
 		return fmt.Errorf("%w: no given key has ID %s", ErrSignature, s.KeyIDString())
 	}
 	return fmt.Errorf("%w: %s signature by key %s does not verify (%s)", ErrSignature, HashName(h), s.KeyIDString(), strings.Join(tried, "; "))
+}
+
+// fileIDHash is calc_file_id_hash: the hash of struct ima_file_id
+// {u8 hash_type = IMA_VERITY_DIGSIG, u8 hash_algorithm, the digest},
+// without the unused tail of its HASH_MAX_DIGESTSIZE digest array.
+func fileIDHash(h crypto.Hash, algo byte, digest []byte) []byte {
+	w := h.New()
+	w.Write([]byte{imaXattrVeritySig, algo})
+	w.Write(digest)
+	return w.Sum(nil)
 }
 
 // SignatureKeyIDs lists, once each and in order of first use, the key
