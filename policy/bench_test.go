@@ -73,3 +73,29 @@ func BenchmarkAppraise(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkEvaluateTCB is BenchmarkEvaluate with a minimum-TCB policy
+// (all five components of the reported, committed and launch TCB of the
+// Turin sample, at its values): the cost of input.tcb beside it.
+func BenchmarkEvaluateTCB(b *testing.B) {
+	e := newEngine(b, policy.Options{})
+	r := turinResult(b)
+	m := func() *policy.TCBMinimum {
+		z, one, two, ucode := uint8(0), uint8(1), uint8(2), uint8(71)
+		return &policy.TCBMinimum{Bootloader: &one, TEE: &z, SNP: &two, Microcode: &ucode, FMC: &z}
+	}
+	tcb, err := policy.TCBPolicy{ID: "turin-tcb", TEE: "snp", Product: "Turin", State: policy.StateActive, Version: 1,
+		ReportedTCB: m(), CommittedTCB: m(), LaunchTCB: m()}.RefValues()
+	if err != nil {
+		b.Fatal(err)
+	}
+	refs := append(benchRefs(), tcb...)
+	ctx := b.Context()
+	b.ReportAllocs()
+	for b.Loop() {
+		d, err := e.Evaluate(ctx, r, refs, policy.EvalOptions{})
+		if err != nil || d.Status != attest.StatusAffirming || len(d.Reasons) != 2+len(tcb) {
+			b.Fatal(d.Status, len(d.Reasons), err)
+		}
+	}
+}
