@@ -33,6 +33,7 @@ type collateralKey struct{}
 type collateralRecorder struct {
 	mu    sync.Mutex
 	items []CollateralUse
+	stale []staleUse // documents used past their nextUpdate (UseStale)
 }
 
 // WithCollateralRecorder returns a context in which collateral sources

@@ -247,6 +247,11 @@ func Appraise(ctx context.Context, vs []attest.Verifier, inputs []Input, force s
 		r := it.verifier.Appraise(rctx, b, p)
 		r.Evidence.Files = append([]string{it.Name}, names...)
 		r.Collateral = attest.RecordedCollateral(rctx)
+		if c, ok := attest.Judge(rctx); ok {
+			// The operator set a limit on stale collateral (WithFreshness).
+			r.Checks = append(r.Checks, c)
+			r.Finish()
+		}
 		out = append(out, r)
 	}
 	if len(out) == 0 {

@@ -88,9 +88,18 @@ type Client struct {
 	// cached file discarded; nil discards.
 	Logger *slog.Logger
 
-	mu      sync.Mutex
-	fetcher *fetch.Fetcher // the default Fetcher, made on first use
-	misses  fetch.Group[[]byte]
+	// Stale says what to do with a cached CRL past its nextUpdate: the
+	// zero value fetches it again (and fails without a current copy);
+	// Keep serves the stale copy when KDS cannot give a current one, and
+	// with Background serves it at once and refreshes it in the
+	// background (stale-while-revalidate). The verifier judges how stale
+	// a CRL it uses may be (attest.Freshness).
+	Stale diskcache.StalePolicy
+
+	mu         sync.Mutex
+	fetcher    *fetch.Fetcher // the default Fetcher, made on first use
+	misses     fetch.Group[[]byte]
+	revalidate diskcache.Revalidator
 }
 
 var _ sevsnp.Getter = (*Client)(nil)
@@ -194,7 +203,9 @@ func (c *Client) CRL(ctx context.Context, p sevsnp.Product, k sevsnp.KeyType) (*
 			return nil, fmt.Errorf("not a DER CRL: %v", err)
 		}
 		if !crl.NextUpdate.IsZero() && now.After(crl.NextUpdate) {
-			return nil, fmt.Errorf("the CRL is past its nextUpdate %s (now %s)", crl.NextUpdate.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+			// The CRL comes back with the error: a client that keeps stale
+			// documents (Stale.Keep) may serve it.
+			return crl, diskcache.Stale("the CRL is past its nextUpdate %s (now %s)", crl.NextUpdate.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 		}
 		return crl, nil
 	})
@@ -246,33 +257,73 @@ func (c *Client) cacheFile(path string, q url.Values) string {
 func get[T any](ctx context.Context, c *Client, path string, q url.Values, what string, parse func([]byte) (T, error)) (T, error) {
 	var zero T
 	file := c.cacheFile(path, q)
-	if file != "" {
+	u := c.url(path, q)
+	check := func(b []byte) error { _, err := parse(b); return err }
+	var stale []byte
+	if file != "" && !diskcache.Refreshing(ctx) {
 		if b, err := os.ReadFile(file); err == nil {
 			v, perr := parse(b)
-			if perr == nil {
-				diskcache.RecordUse(ctx, what, c.url(path, q), "cache", file, b)
+			switch {
+			case perr == nil:
+				diskcache.RecordUse(ctx, what, u, "cache", file, b)
 				return v, nil
+			case c.Stale.Keep && errors.Is(perr, diskcache.ErrStale):
+				if c.revalidate.Go(c.Stale, u, what, func(ctx context.Context) error {
+					_, err := c.misses.Do(ctx, u, c.miss(u, file, what, check))
+					return err
+				}) && c.Logger != nil {
+					c.Logger.Info("refreshing stale AMD collateral in the background", "what", what, "url", u, "reason", perr)
+				}
+				if c.Stale.Background != nil {
+					diskcache.RecordUse(ctx, what, u, "cache", file, b)
+					return v, nil
+				}
+				stale = b
+			default:
+				if c.Logger != nil {
+					c.Logger.Warn("discarding cached AMD collateral", "what", what, "file", file, "reason", perr)
+				}
+				_ = diskcache.Remove(file)
 			}
-			if c.Logger != nil {
-				c.Logger.Warn("discarding cached AMD collateral", "what", what, "file", file, "reason", perr)
-			}
-			_ = diskcache.Remove(file)
 		}
 	}
-	u := c.url(path, q)
-	b, err := c.misses.Do(ctx, u, func(ctx context.Context) ([]byte, error) {
-		if file != "" {
-			if b, err := os.ReadFile(file); err == nil {
-				if _, err := parse(b); err == nil {
-					return b, nil
-				}
+	b, err := c.misses.Do(ctx, u, c.miss(u, file, what, check))
+	from := "fetched"
+	if err != nil {
+		if stale == nil || ctx.Err() != nil {
+			if cerr := ctx.Err(); cerr != nil && err == cerr {
+				return zero, fmt.Errorf("%w: fetching %s %s: %w", ErrFetch, what, u, err)
+			}
+			return zero, err
+		}
+		if c.Logger != nil {
+			c.Logger.Warn("using stale AMD collateral: no current copy could be fetched", "what", what, "url", u, "err", err)
+		}
+		b, from = stale, "cache"
+	}
+	v, err := parse(bytes.Clone(b))
+	if err != nil && !(from == "cache" && errors.Is(err, diskcache.ErrStale)) {
+		return zero, fmt.Errorf("%w: %s %s: %v", ErrFetch, what, u, err)
+	}
+	diskcache.RecordUse(ctx, what, u, from, file, b)
+	return v, nil
+}
+
+// miss is the shared work of a cache miss: look at the cache again,
+// fetch, check, write the cache. A cached copy that is stale is replaced
+// only by a fetched document that passes.
+func (c *Client) miss(u, file, what string, check func([]byte) error) func(context.Context) ([]byte, error) {
+	return func(ctx context.Context) ([]byte, error) {
+		if file != "" && !diskcache.Refreshing(ctx) {
+			if b, err := os.ReadFile(file); err == nil && check(b) == nil {
+				return b, nil
 			}
 		}
 		b, err := c.download(ctx, u, what)
 		if err != nil {
 			return nil, err
 		}
-		if _, err := parse(b); err != nil {
+		if err := check(b); err != nil {
 			return nil, fmt.Errorf("%w: %s %s: %v", ErrFetch, what, u, err)
 		}
 		if file != "" {
@@ -281,21 +332,7 @@ func get[T any](ctx context.Context, c *Client, path string, q url.Values, what 
 			}
 		}
 		return b, nil
-	})
-	if err != nil {
-		if cerr := ctx.Err(); cerr != nil && err == cerr {
-			return zero, fmt.Errorf("%w: fetching %s %s: %w", ErrFetch, what, u, err)
-		}
-		return zero, err
 	}
-	v, err := parse(bytes.Clone(b))
-	if err != nil {
-		// The document parsed when fetched or read; only the clock can
-		// have moved (a CRL reaching its nextUpdate meanwhile).
-		return zero, fmt.Errorf("%w: %s %s: %v", ErrFetch, what, u, err)
-	}
-	diskcache.RecordUse(ctx, what, u, "fetched", file, nil)
-	return v, nil
 }
 
 func (c *Client) url(path string, q url.Values) string {

@@ -129,9 +129,18 @@ type Client struct {
 	// cached file discarded; nil discards.
 	Logger *slog.Logger
 
-	mu      sync.Mutex
-	fetcher *fetch.Fetcher // the default Fetcher, made on first use
-	misses  fetch.Group[document]
+	// Stale says what to do with a cached document past its nextUpdate:
+	// the zero value fetches it again (and fails without a current copy);
+	// Keep serves the stale copy when the vendor cannot give a current
+	// one, and with Background serves it at once and refreshes it in the
+	// background (stale-while-revalidate). The verifier judges how stale
+	// a document it uses may be (attest.Freshness).
+	Stale diskcache.StalePolicy
+
+	mu         sync.Mutex
+	fetcher    *fetch.Fetcher // the default Fetcher, made on first use
+	misses     fetch.Group[document]
+	revalidate diskcache.Revalidator
 }
 
 var _ dcap.Getter = (*Client)(nil)
@@ -346,24 +355,62 @@ func (r request) decode(b []byte) (document, error) {
 // cache does not fetch the document a second time. Each caller gets its
 // own copy of the bytes.
 func (c *Client) fetch(ctx context.Context, r request) (document, error) {
-	if r.file != "" {
+	var stale *document
+	var staleRaw []byte
+	if r.file != "" && !diskcache.Refreshing(ctx) {
 		if b, err := os.ReadFile(r.file); err == nil {
 			d, err := r.decode(b)
 			if err == nil {
 				err = r.valid(d)
 			}
-			if err == nil {
+			switch {
+			case err == nil:
 				diskcache.RecordUse(ctx, r.what, r.url, "cache", r.file, b)
 				return d, nil
+			case c.Stale.Keep && errors.Is(err, diskcache.ErrStale):
+				if c.revalidate.Go(c.Stale, r.url, r.what, func(ctx context.Context) error {
+					_, err := c.misses.Do(ctx, r.url, c.miss(r))
+					return err
+				}) && c.Logger != nil {
+					c.Logger.Info("refreshing stale Intel collateral in the background", "what", r.what, "url", r.url, "reason", err)
+				}
+				if c.Stale.Background != nil {
+					diskcache.RecordUse(ctx, r.what, r.url, "cache", r.file, b)
+					return d, nil
+				}
+				stale, staleRaw = &d, b
+			default:
+				if c.Logger != nil {
+					c.Logger.Warn("discarding cached Intel collateral", "what", r.what, "file", r.file, "reason", err)
+				}
+				_ = diskcache.Remove(r.file)
 			}
-			if c.Logger != nil {
-				c.Logger.Warn("discarding cached Intel collateral", "what", r.what, "file", r.file, "reason", err)
-			}
-			_ = diskcache.Remove(r.file)
 		}
 	}
-	d, err := c.misses.Do(ctx, r.url, func(ctx context.Context) (document, error) {
-		if r.file != "" {
+	d, err := c.misses.Do(ctx, r.url, c.miss(r))
+	if err != nil {
+		if stale != nil && ctx.Err() == nil {
+			if c.Logger != nil {
+				c.Logger.Warn("using stale Intel collateral: no current copy could be fetched", "what", r.what, "url", r.url, "err", err)
+			}
+			diskcache.RecordUse(ctx, r.what, r.url, "cache", r.file, staleRaw)
+			return *stale, nil
+		}
+		if cerr := ctx.Err(); cerr != nil && err == cerr {
+			return document{}, fmt.Errorf("%w: fetching %s %s: %w", ErrFetch, r.what, r.url, err)
+		}
+		return document{}, err
+	}
+	diskcache.RecordUse(ctx, r.what, r.url, "fetched", r.file, nil)
+	return document{body: bytes.Clone(d.body), chain: bytes.Clone(d.chain)}, nil
+}
+
+// miss is the shared work of a cache miss of r: look at the cache again,
+// fetch, check, write the cache. A cached copy that is stale is replaced
+// only by a fetched document that passes.
+func (c *Client) miss(r request) func(context.Context) (document, error) {
+	return func(ctx context.Context) (document, error) {
+		if r.file != "" && !diskcache.Refreshing(ctx) {
 			if b, err := os.ReadFile(r.file); err == nil {
 				if d, err := r.decode(b); err == nil && r.valid(d) == nil {
 					return d, nil
@@ -387,15 +434,7 @@ func (c *Client) fetch(ctx context.Context, r request) (document, error) {
 			}
 		}
 		return d, nil
-	})
-	if err != nil {
-		if cerr := ctx.Err(); cerr != nil && err == cerr {
-			return document{}, fmt.Errorf("%w: fetching %s %s: %w", ErrFetch, r.what, r.url, err)
-		}
-		return document{}, err
 	}
-	diskcache.RecordUse(ctx, r.what, r.url, "fetched", r.file, nil)
-	return document{body: bytes.Clone(d.body), chain: bytes.Clone(d.chain)}, nil
 }
 
 // fetcherFor returns Fetcher, or the default one over HTTP, Timeout and
@@ -609,7 +648,7 @@ func checkNextUpdate(obj map[string]json.RawMessage, parent string, now time.Tim
 		return fmt.Errorf("%s.nextUpdate %q is not an RFC 3339 time", parent, s)
 	}
 	if now.After(next) {
-		return fmt.Errorf("%s is past its nextUpdate %s (now %s)", parent, next.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+		return diskcache.Stale("%s is past its nextUpdate %s (now %s)", parent, next.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 	}
 	return nil
 }
@@ -629,7 +668,7 @@ func checkCRL(b []byte, cn string, now time.Time) error {
 		return fmt.Errorf("the CRL is issued by %q, want %q", got, cn)
 	}
 	if !crl.NextUpdate.IsZero() && now.After(crl.NextUpdate) {
-		return fmt.Errorf("the CRL is past its nextUpdate %s (now %s)", crl.NextUpdate.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+		return diskcache.Stale("the CRL is past its nextUpdate %s (now %s)", crl.NextUpdate.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 	}
 	return nil
 }

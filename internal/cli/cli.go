@@ -125,6 +125,12 @@ type verifyFlags struct {
 	// observe is told of every collateral fetch attempt (the server's
 	// metrics).
 	observe func(host string, status int, err error, d time.Duration)
+	// fresh is the operator's limit on stale collateral; background and
+	// refreshed are the server's: stale documents are served at once and
+	// refreshed behind the appraisal (freshness.go).
+	fresh      freshnessFlags
+	background context.Context
+	refreshed  func(what string, err error)
 }
 
 func (f *verifyFlags) register(fs *flag.FlagSet) {
@@ -141,6 +147,7 @@ func (f *verifyFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.timeout, "timeout", 20*time.Second, "timeout for each collateral fetch")
 	fs.Var(&f.tcbTiers, "tcb-tier", "Intel TCB status tier override STATUS=TIER, repeatable (OutOfDate=contraindicated)")
 	fs.Var(&f.enrolled, "enrolled-ak", "TPM: enrolment record of an activated AK (assay tpm activate-check -o), repeatable")
+	f.fresh.register(fs)
 }
 
 // parseInterspersed parses flags that may appear before, between or after
@@ -191,6 +198,9 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if err != nil {
 		fmt.Fprintf(stderr, "assay verify: %v\n", err)
 		return ExitUsage
+	}
+	if fp, _ := f.fresh.policy(); fp != nil {
+		ctx = attest.WithFreshness(ctx, *fp)
 	}
 	if len(files) == 0 {
 		fmt.Fprintln(stderr, "assay verify: no input files")
@@ -314,6 +324,11 @@ func (f *verifyFlags) config(stderr io.Writer) (attest.Params, verifier.Config, 
 			clock = time.Now
 		}
 		logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		fp, err := f.fresh.policy()
+		if err != nil {
+			problems = append(problems, err)
+		}
+		stale := stalePolicy(fp, f.background, f.refreshed)
 		if dir != "" || !f.offline {
 			cfg.SNPCollateral = &kds.Client{
 				BaseURL:  f.kdsURL,
@@ -323,6 +338,7 @@ func (f *verifyFlags) config(stderr io.Writer) (attest.Params, verifier.Config, 
 				Observe:  f.observe,
 				Now:      clock,
 				Logger:   logger,
+				Stale:    stale,
 			}
 		}
 		pcsDir := ""
@@ -339,6 +355,7 @@ func (f *verifyFlags) config(stderr io.Writer) (attest.Params, verifier.Config, 
 			Observe:  f.observe,
 			Now:      clock,
 			Logger:   logger,
+			Stale:    stale,
 		}
 		if strings.TrimSuffix(f.pcsURL, "/") != pcs.DefaultBaseURL {
 			// A private PCS or PCCS mirror serves the root CRL too.

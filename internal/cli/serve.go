@@ -20,7 +20,10 @@ import (
 
 	"golang.org/x/crypto/acme/autocert"
 
+	"github.com/assay-dev/assay/attest"
 	"github.com/assay-dev/assay/broker"
+	"github.com/assay-dev/assay/collateral/kds"
+	"github.com/assay-dev/assay/collateral/pcs"
 	"github.com/assay-dev/assay/server"
 	"github.com/assay-dev/assay/store"
 	"github.com/assay-dev/assay/verifier"
@@ -51,12 +54,21 @@ type serveConfig struct {
 	ShutdownGrace  time.Duration `json:"shutdown_grace"`
 	// HistoryRetention is how long the appraisal history is kept.
 	HistoryRetention time.Duration `json:"history_retention"`
+	// CollateralRefreshInterval is the time between passes of the
+	// collateral refresher (0: none); CollateralRefreshWindow is how long
+	// before its nextUpdate or notAfter a document is fetched again.
+	CollateralRefreshInterval time.Duration `json:"collateral_refresh_interval"`
+	CollateralRefreshWindow   time.Duration `json:"collateral_refresh_window"`
+	// Fresh is the limit on stale collateral; its flags
+	// (--collateral-max-staleness, --collateral-stale) are set from a
+	// config file by their names like the others.
+	Fresh freshnessFlags `json:"-"`
 }
 
 func defaultServeConfig() serveConfig {
 	return serveConfig{Listen: "127.0.0.1:8080", ChallengeTTL: 5 * time.Minute, TokenTTL: 5 * time.Minute,
-		LogLevel: "info", LogFormat: "text", ShutdownGrace: 30 * time.Second, HistoryRetention: 30 * 24 * time.Hour, KDSURL: "https://kdsintf.amd.com",
-		PCSURL: "https://api.trustedservices.intel.com/sgx/certification/v4"}
+		LogLevel: "info", LogFormat: "text", ShutdownGrace: 30 * time.Second, HistoryRetention: 30 * 24 * time.Hour, KDSURL: kds.DefaultBaseURL,
+		PCSURL: pcs.DefaultBaseURL, CollateralRefreshInterval: time.Hour, CollateralRefreshWindow: 72 * time.Hour}
 }
 
 // env maps ASSAY_* variables to flags; "assay serve -h" lists them.
@@ -118,6 +130,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json")
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", c.ShutdownGrace, "how long shutdown waits for in-flight requests")
 	fs.DurationVar(&c.HistoryRetention, "history-retention", c.HistoryRetention, "how long the appraisal history (replayed by assay policy test --against-history) keeps a record")
+	fs.DurationVar(&c.CollateralRefreshInterval, "collateral-refresh-interval", c.CollateralRefreshInterval, "time between passes of the collateral refresher, which fetches again cached documents about to expire (0: no refresher)")
+	fs.DurationVar(&c.CollateralRefreshWindow, "collateral-refresh-window", c.CollateralRefreshWindow, "how long before its nextUpdate (or notAfter) the refresher fetches a cached document again")
+	c.Fresh.register(fs)
 	// Pass 1 only to find --config; pass 2 applies file, env, then flags.
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -319,10 +334,25 @@ func serve(ctx context.Context, c serveConfig, pf policyFlags, logger *slog.Logg
 			s.ObserveFetch(host, status, err, d)
 		}
 	}
+	// Stale collateral within the limit is served at once and refreshed
+	// in the background, which ends at shutdown.
+	collateralBG, stopCollateral := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopCollateral()
+	refreshes := newRefreshMetrics()
+	vf.fresh, vf.background = c.Fresh, collateralBG
+	vf.refreshed = func(what string, err error) {
+		refreshes.observe("stale", err)
+		if err != nil {
+			logger.Warn("background refresh of stale collateral failed; the cached copy stays", "what", what, "err", err)
+		} else {
+			logger.Info("refreshed stale collateral in the background", "what", what)
+		}
+	}
 	vp, vcfg, err := vf.config(stderr)
 	if err != nil {
 		return err
 	}
+	fresh, _ := c.Fresh.policy()
 	vcfg.AttesterBundles = true
 	roots := vp.Roots
 	scheme := "http"
@@ -355,6 +385,9 @@ func serve(ctx context.Context, c serveConfig, pf policyFlags, logger *slog.Logg
 		return err
 	}
 	srvRef.Store(srv)
+	if err := srv.RegisterMetrics(refreshes.total); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", c.Listen)
 	if err != nil {
 		return err
@@ -362,6 +395,11 @@ func serve(ctx context.Context, c serveConfig, pf policyFlags, logger *slog.Logg
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second,
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	if fresh != nil {
+		// Every appraisal runs under the operator's limit on stale
+		// collateral (the collateral.freshness check).
+		hs.BaseContext = func(net.Listener) context.Context { return attest.WithFreshness(context.Background(), *fresh) }
+	}
 	if c.ACMEDomain != "" {
 		m := &autocert.Manager{Prompt: autocert.AcceptTOS, HostPolicy: autocert.HostWhitelist(c.ACMEDomain),
 			Cache: autocert.DirCache(filepath.Join(c.Data, "acme"))}
@@ -393,6 +431,10 @@ func serve(ctx context.Context, c serveConfig, pf policyFlags, logger *slog.Logg
 	defer stopBG()
 	go srv.SweepSessions(bg, time.Minute)
 	go srv.WatchKeys(bg, 30*time.Second)
+	if r := collateralRefresher(c, vf.cacheDir, vcfg, logger, refreshes); r != nil {
+		go r.Run(collateralBG)
+		logger.Info("collateral refresher", "interval", r.Interval, "window", r.Window, "cache", r.Root)
+	}
 
 	errc := make(chan error, 1)
 	go func() {

@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/assay-dev/assay/attest"
@@ -176,4 +177,88 @@ func RecordUse(ctx context.Context, what, url, from, file string, raw []byte) {
 	}
 	attest.RecordCollateral(ctx, attest.CollateralUse{What: what, URL: url, From: from, FetchedFrom: source, FetchedAt: fetched.UTC(),
 		AgeSeconds: int64(time.Since(fetched) / time.Second)})
+}
+
+// ErrStale is matched (errors.Is) by a client's check failure that says
+// only that a document is past its nextUpdate: the document is otherwise
+// what was asked for.
+var ErrStale = errors.New("past its nextUpdate")
+
+type staleError string
+
+func (e staleError) Error() string        { return string(e) }
+func (e staleError) Is(target error) bool { return target == ErrStale }
+
+// Stale is an error with message format(a...) that matches ErrStale.
+func Stale(format string, a ...any) error { return staleError(fmt.Sprintf(format, a...)) }
+
+// StalePolicy says what a collateral client does with a cached document
+// past its nextUpdate (an ErrStale check failure). The zero value
+// discards it and fetches the document again, failing if that fails.
+type StalePolicy struct {
+	// Keep keeps such a document and serves it when no current copy can
+	// be had (the vendor is down): the verifier then judges how stale it
+	// is (attest.Freshness).
+	Keep bool
+	// Background, with Keep, serves it at once and refreshes it in the
+	// background under this context (the service's lifetime): the
+	// appraisal never waits on the vendor. Nil fetches first, and falls
+	// back to the stale copy only if that fails.
+	Background context.Context
+	// Refreshed, if set, is told of the outcome of every background
+	// refresh (err nil: the new document is cached; otherwise the old one
+	// stays).
+	Refreshed func(what string, err error)
+}
+
+// Revalidator runs at most one background refresh per document at a
+// time; its zero value is ready. Requests that find the document stale
+// while a refresh runs do not start another.
+type Revalidator struct {
+	mu      sync.Mutex
+	running map[string]bool
+}
+
+// Go starts refresh for key under p.Background unless one is running;
+// it reports whether it started one. The outcome goes to p.Refreshed.
+func (rv *Revalidator) Go(p StalePolicy, key, what string, refresh func(context.Context) error) bool {
+	if p.Background == nil || p.Background.Err() != nil {
+		return false
+	}
+	rv.mu.Lock()
+	if rv.running[key] {
+		rv.mu.Unlock()
+		return false
+	}
+	if rv.running == nil {
+		rv.running = map[string]bool{}
+	}
+	rv.running[key] = true
+	rv.mu.Unlock()
+	go func() {
+		err := refresh(p.Background)
+		rv.mu.Lock()
+		delete(rv.running, key)
+		rv.mu.Unlock()
+		if p.Refreshed != nil {
+			p.Refreshed(what, err)
+		}
+	}()
+	return true
+}
+
+type refreshKey struct{}
+
+// WithRefresh marks ctx as a refresh: a client asked for a document under
+// it fetches the document even when its cache holds a current copy (and
+// keeps that copy if the fetch fails). The refresher of a service uses it
+// to renew documents before their nextUpdate.
+func WithRefresh(ctx context.Context) context.Context {
+	return context.WithValue(ctx, refreshKey{}, true)
+}
+
+// Refreshing reports whether ctx is a refresh (WithRefresh).
+func Refreshing(ctx context.Context) bool {
+	v, _ := ctx.Value(refreshKey{}).(bool)
+	return v
 }

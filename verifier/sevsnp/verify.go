@@ -474,7 +474,7 @@ func (v *verification) revocation(p Product, kt KeyType, ark, ask *x509.Certific
 	// revocation date, because a report carries no time of its own and a
 	// revoked key could have signed it at any time. A CRL whose nextUpdate
 	// passed before the verification time is stale and proves nothing.
-	if !crl.NextUpdate.IsZero() && now.After(crl.NextUpdate) {
+	if !crl.NextUpdate.IsZero() && now.After(crl.NextUpdate) && !attest.UseStale(v.ctx, "the "+p.String()+" CRL", crl.NextUpdate, now) {
 		v.fail("crl", fmt.Errorf("%w: the %s CRL expired at %s (nextUpdate), before the verification time %s", ErrRevoked, p, crl.NextUpdate.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339)))
 		return
 	}
