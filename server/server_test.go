@@ -282,7 +282,8 @@ func runSuite(t *testing.T, open func(t *testing.T) store.Store) {
 		secret := []byte("tpm-bound secret")
 		e.putSecret(t, "default/key/tpm", secret, `{"tee":["tpm"]}`)
 		priv, pub, _ := broker.GenerateTEEKey("ec-p256")
-		src := attester.TPM{Open: func() (transport.TPM, error) { return tp, nil }}
+		// The source closes what Open returns; this TPM serves two runs.
+		src := attester.TPM{Open: func() (transport.TPM, error) { return struct{ transport.TPM }{tp}, nil }}
 		c := &attester.Client{BaseURL: e.url}
 		v, err := c.Run(t.Context(), src, "tpm", pub, nil)
 		if err != nil {
