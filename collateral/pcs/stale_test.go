@@ -4,10 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"sync"
 	"testing"
@@ -21,31 +17,6 @@ import (
 )
 
 const pckCRLPath = "/sgx/certification/v4/pckcrl?ca=platform&encoding=der"
-
-// gated is a proxy in front of a fake vendor that holds every request
-// until open is closed: a test can tell what finished before the vendor
-// answered without measuring time.
-func gated(t *testing.T, vendor *fakevendor.Server) (base string, open func()) {
-	t.Helper()
-	target, err := url.Parse(vendor.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gate := make(chan struct{})
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-gate:
-		case <-r.Context().Done():
-			return
-		}
-		proxy.ServeHTTP(w, r)
-	}))
-	var once sync.Once
-	open = func() { once.Do(func() { close(gate) }) }
-	t.Cleanup(func() { open(); srv.Close() })
-	return srv.URL, open
-}
 
 // staleCache is a cache holding the PCK Platform CA CRL of 2025-06-19
 // (nextUpdate 2025-07-19), fetched from vendor.
@@ -70,13 +41,13 @@ func TestStaleWhileRevalidate(t *testing.T) {
 	dir, older := staleCache(t, vendor)
 	newer := readCorpus(t, nearDi+"/pck_crl.der") // 2025-09-02 .. 2025-10-02
 	vendor.Put(pckCRLPath, newer, nil)
-	base, open := gated(t, vendor)
 	before := vendor.Count(pckCRLPath)
+	open := vendor.Hold()
 
 	bg, stop := context.WithCancel(context.Background())
 	defer stop()
 	refreshed := make(chan error, 10)
-	c := &pcs.Client{BaseURL: base, CacheDir: dir, Now: fixedNow(time.Date(2025, 9, 10, 0, 0, 0, 0, time.UTC)), Fetcher: noWait(0),
+	c := &pcs.Client{BaseURL: vendor.URL, CacheDir: dir, Now: fixedNow(time.Date(2025, 9, 10, 0, 0, 0, 0, time.UTC)), Fetcher: noWait(0),
 		Stale: diskcache.StalePolicy{Keep: true, Background: bg, Refreshed: func(_ string, err error) { refreshed <- err }}}
 
 	const callers = 20

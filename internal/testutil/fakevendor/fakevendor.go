@@ -68,6 +68,7 @@ type Server struct {
 	served   []string           // keys of every 2xx response sent whole
 	hs       *httptest.Server   // nil while refusing connections
 	addr     string
+	hold     chan struct{} // requests wait for it to close (Hold); nil: none
 }
 
 type item struct {
@@ -278,6 +279,30 @@ func (s *Server) Down(down bool) {
 	}
 }
 
+// Hold makes every request received from now on wait, counted but not
+// answered, until release is called (or the client gives up): a test can
+// tell what finished before the vendor answered without measuring time.
+// Release is idempotent.
+func (s *Server) Hold() (release func()) {
+	gate := make(chan struct{})
+	s.mu.Lock()
+	s.hold = gate
+	s.mu.Unlock()
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			s.mu.Lock()
+			if s.hold == gate {
+				s.hold = nil
+			}
+			s.mu.Unlock()
+			close(gate)
+		})
+	}
+	s.t.Cleanup(release)
+	return release
+}
+
 // serve answers one request.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	key := r.URL.Path
@@ -305,7 +330,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if !down {
 		status, retryAfter, truncate = take(scopes, found)
 	}
+	hold := s.hold
 	s.mu.Unlock()
+
+	if hold != nil {
+		select {
+		case <-hold:
+		case <-r.Context().Done():
+			return
+		}
+	}
 
 	if latency > 0 {
 		t := time.NewTimer(latency)
