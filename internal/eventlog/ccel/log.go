@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"crypto/sha512"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/assay-dev/assay/internal/eventlog/uefi"
 )
 
 // Log is a parsed CC event log: the Spec ID header and every
@@ -26,26 +29,17 @@ type Log struct {
 
 // SpecID is the TCG_EfiSpecIdEvent carried by the first event (PFP 1.06
 // section 10.4.5.1, "Specification ID Version Event"), whose digest
-// sizes say how to read every later event.
+// sizes say how to read every later event, and the MR index the header
+// event was logged with.
 type SpecID struct {
 	// MRIndex is the header event's PCRIndex field. PFP says 0; TDVF
 	// writes 1 (RTMR0), td-shim 0. It is never replayed.
-	MRIndex          uint32
-	PlatformClass    uint32 // platformClass
-	SpecVersionMinor uint8  // specVersionMinor
-	SpecVersionMajor uint8  // specVersionMajor
-	SpecErrata       uint8  // specErrata
-	UINTNSize        uint8  // uintnSize: 1 = UINT32, 2 = UINT64
-	// Algorithms is digestSizes: the banks every event may carry.
-	Algorithms []Algorithm
-	VendorInfo []byte // vendorInfo
+	MRIndex uint32
+	uefi.SpecID
 }
 
 // Algorithm is one TCG_EfiSpecIdEventAlgorithmSize.
-type Algorithm struct {
-	ID   AlgID  // algorithmId
-	Size uint16 // digestSize
-}
+type Algorithm = uefi.Algorithm
 
 // Event is one TCG_PCR_EVENT2 (PFP 1.06 section 10.2.2).
 type Event struct {
@@ -97,16 +91,11 @@ func (e *Event) extends() bool {
 	return ok && e.Type != EvNoAction
 }
 
-// specIDSignature opens the Spec ID event of a crypto-agile log (PFP 1.06
-// section 10.4.5.1).
-const specIDSignature = "Spec ID Event03\x00"
-
 // Sizes of fixed parts (PFP 1.06 sections 10.2.1, 10.2.2, 10.4.5.1).
 const (
-	pcrEventHeaderSize  = 32 // TCG_PCR_EVENT: pcrIndex, eventType, digest[20], eventSize
-	pcrEvent2FixedSize  = 12 // TCG_PCR_EVENT2: pcrIndex, eventType, digests.count
-	specIDFixedSize     = 28 // signature[16] .. numberOfAlgorithms
-	maxSpecIDAlgorithms = 16 // more banks than the registry has hashes is not a log
+	pcrEventHeaderSize = 32 // TCG_PCR_EVENT: pcrIndex, eventType, digest[20], eventSize
+	pcrEvent2FixedSize = 12 // TCG_PCR_EVENT2: pcrIndex, eventType, digests.count
+	specIDFixedSize    = 28 // Spec ID event data: signature[16] .. numberOfAlgorithms
 )
 
 // Parse parses a CC event log area ("CCEL data": what
@@ -198,46 +187,14 @@ func firstNonPadding(b []byte) int {
 }
 
 func parseSpecID(d []byte) (*SpecID, error) {
-	if len(d) < specIDFixedSize || string(d[:16]) != specIDSignature {
+	s, err := uefi.ParseSpecID(d)
+	if errors.Is(err, uefi.ErrNotSpecID) {
 		return nil, fmt.Errorf("%w: first event is not a Spec ID Event03 (not a crypto-agile log)", ErrMalformed)
 	}
-	s := &SpecID{
-		PlatformClass:    binary.LittleEndian.Uint32(d[16:]),
-		SpecVersionMinor: d[20],
-		SpecVersionMajor: d[21],
-		SpecErrata:       d[22],
-		UINTNSize:        d[23],
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	n := binary.LittleEndian.Uint32(d[24:])
-	rest := d[specIDFixedSize:]
-	if n == 0 || n > maxSpecIDAlgorithms || uint64(n)*4 > uint64(len(rest)) {
-		return nil, fmt.Errorf("%w: Spec ID event declares %d algorithms in %d bytes", ErrMalformed, n, len(rest))
-	}
-	for i := 0; i < int(n); i++ {
-		a := Algorithm{ID: AlgID(binary.LittleEndian.Uint16(rest[4*i:])), Size: binary.LittleEndian.Uint16(rest[4*i+2:])}
-		if a.Size == 0 {
-			return nil, fmt.Errorf("%w: Spec ID digest size of %s is 0", ErrMalformed, a.ID)
-		}
-		if info, ok := algInfo[a.ID]; ok && int(a.Size) != info.size {
-			return nil, fmt.Errorf("%w: Spec ID digest size of %s is %d, want %d", ErrMalformed, a.ID, a.Size, info.size)
-		}
-		for _, prev := range s.Algorithms {
-			if prev.ID == a.ID {
-				return nil, fmt.Errorf("%w: Spec ID lists %s twice", ErrMalformed, a.ID)
-			}
-		}
-		s.Algorithms = append(s.Algorithms, a)
-	}
-	rest = rest[4*n:]
-	if len(rest) < 1 {
-		return nil, fmt.Errorf("%w: Spec ID event ends before vendorInfoSize", ErrMalformed)
-	}
-	vn := int(rest[0])
-	if len(rest)-1 != vn {
-		return nil, fmt.Errorf("%w: Spec ID vendorInfoSize is %d, %d bytes follow", ErrMalformed, vn, len(rest)-1)
-	}
-	s.VendorInfo = rest[1:]
-	return s, nil
+	return &SpecID{SpecID: *s}, nil
 }
 
 // parseEvent2 reads one TCG_PCR_EVENT2 from the start of b and returns it
@@ -299,7 +256,7 @@ func parseEvent2(b []byte, algs []Algorithm) (Event, int, error) {
 // Parse(l.Marshal()) gives back l with Padding 0.
 func (l *Log) Marshal() []byte {
 	var spec []byte
-	spec = append(spec, specIDSignature...)
+	spec = append(spec, uefi.SpecIDSignature...)
 	spec = binary.LittleEndian.AppendUint32(spec, l.SpecID.PlatformClass)
 	spec = append(spec, l.SpecID.SpecVersionMinor, l.SpecID.SpecVersionMajor, l.SpecID.SpecErrata, l.SpecID.UINTNSize)
 	spec = binary.LittleEndian.AppendUint32(spec, uint32(len(l.SpecID.Algorithms)))

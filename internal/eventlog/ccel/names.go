@@ -1,8 +1,6 @@
 package ccel
 
 import (
-	"fmt"
-
 	"github.com/assay-dev/assay/internal/eventlog/uefi"
 )
 
@@ -59,40 +57,13 @@ const (
 func (t EventType) String() string { return uefi.EventTypeName(uint32(t)) }
 
 // AlgID is a TPM_ALG_ID (TCG Algorithm Registry, revision 1.34, Table 3).
-type AlgID uint16
+type AlgID = uefi.AlgID
 
-// Hash algorithms a CC event log may declare.
+// Hash algorithms of CC event logs (SHA-384 for TDX RTMRs, SM3 for
+// Hygon CSV); uefi has the rest of the registry.
 const (
-	AlgSHA1     AlgID = 0x0004
-	AlgSHA256   AlgID = 0x000B
-	AlgSHA384   AlgID = 0x000C
-	AlgSHA512   AlgID = 0x000D
-	AlgSM3_256  AlgID = 0x0012
-	AlgSHA3_256 AlgID = 0x0027
-	AlgSHA3_384 AlgID = 0x0028
-	AlgSHA3_512 AlgID = 0x0029
+	AlgSHA1    = uefi.AlgSHA1
+	AlgSHA256  = uefi.AlgSHA256
+	AlgSHA384  = uefi.AlgSHA384
+	AlgSM3_256 = uefi.AlgSM3_256
 )
-
-// algInfo gives the registry name and digest size of the known algorithms.
-var algInfo = map[AlgID]struct {
-	name string
-	size int
-}{
-	AlgSHA1:     {"sha1", 20},
-	AlgSHA256:   {"sha256", 32},
-	AlgSHA384:   {"sha384", 48},
-	AlgSHA512:   {"sha512", 64},
-	AlgSM3_256:  {"sm3_256", 32},
-	AlgSHA3_256: {"sha3_256", 32},
-	AlgSHA3_384: {"sha3_384", 48},
-	AlgSHA3_512: {"sha3_512", 64},
-}
-
-// String returns the registry name in lower case (sha384), or the value in
-// hex.
-func (a AlgID) String() string {
-	if i, ok := algInfo[a]; ok {
-		return i.name
-	}
-	return fmt.Sprintf("0x%04x", uint16(a))
-}

@@ -171,8 +171,8 @@ func parseCELRecord(b []byte) (CELRecord, int, error) {
 		}
 		v = v[n:]
 		a := AlgID(alg)
-		if info, ok := algInfo[a]; ok && len(d) != info.size {
-			return r, 0, fmt.Errorf("digest %s is %d bytes, want %d", a, len(d), info.size)
+		if want := a.Size(); want != 0 && len(d) != want {
+			return r, 0, fmt.Errorf("digest %s is %d bytes, want %d", a, len(d), want)
 		}
 		for _, x := range r.DigestValues {
 			if x.Alg == a {

@@ -45,25 +45,13 @@ type Log struct {
 	Padding int
 }
 
-// SpecID is the TCG_EfiSpecIdEvent (PFP 1.06 section 10.4.5.1,
-// "Specification ID Version Event") whose digest sizes say how to read
-// every later event.
-type SpecID struct {
-	PlatformClass    uint32 // platformClass: 0 client, 1 server
-	SpecVersionMinor uint8  // specVersionMinor
-	SpecVersionMajor uint8  // specVersionMajor
-	SpecErrata       uint8  // specErrata
-	UINTNSize        uint8  // uintnSize: 1 = UINT32, 2 = UINT64
-	// Algorithms is digestSizes: the banks every event may carry.
-	Algorithms []Algorithm
-	VendorInfo []byte // vendorInfo
-}
+// SpecID is the TCG_EfiSpecIdEvent (PFP 1.06 section 10.4.5.1) whose
+// digest sizes say how to read every later event; shared with the CC
+// event log reader.
+type SpecID = uefi.SpecID
 
 // Algorithm is one TCG_EfiSpecIdEventAlgorithmSize.
-type Algorithm struct {
-	ID   AlgID  // algorithmId
-	Size uint16 // digestSize
-}
+type Algorithm = uefi.Algorithm
 
 // Event is one TCG_PCR_EVENT2 (PFP 1.06 section 10.2.2) or, in a SHA-1
 // format log and for the Spec ID event, one TCG_PCClientPCREvent
@@ -102,16 +90,10 @@ func (e *Event) Extends() bool {
 	return e.PCR >= 0 && e.PCR < NumPCRs && e.Type != EvNoAction
 }
 
-// specIDSignature opens the Spec ID event of a crypto-agile log (PFP 1.06
-// section 10.4.5.1).
-const specIDSignature = "Spec ID Event03\x00"
-
-// Sizes of fixed parts (PFP 1.06 sections 10.2.1, 10.2.2, 10.4.5.1).
+// Sizes of fixed parts (PFP 1.06 sections 10.2.1, 10.2.2).
 const (
-	pcrEventHeaderSize  = 32 // TCG_PCClientPCREvent: pcrIndex, eventType, digest[20], eventDataSize
-	pcrEvent2FixedSize  = 12 // TCG_PCR_EVENT2: pcrIndex, eventType, digests.count
-	specIDFixedSize     = 28 // signature[16] .. numberOfAlgorithms
-	maxSpecIDAlgorithms = 16 // more banks than the registry has hashes is not a log
+	pcrEventHeaderSize = 32 // TCG_PCClientPCREvent: pcrIndex, eventType, digest[20], eventDataSize
+	pcrEvent2FixedSize = 12 // TCG_PCR_EVENT2: pcrIndex, eventType, digests.count
 )
 
 // Parse reads a TCG PC Client Platform Firmware Profile event log (what
@@ -147,7 +129,7 @@ func Parse(b []byte) (*Log, error) {
 	}
 	l := &Log{Format: FormatSHA1, Events: []Event{first}}
 	next := parseEvent1
-	if first.Type == EvNoAction && bytes.HasPrefix(first.Data, []byte(specIDSignature)) {
+	if first.Type == EvNoAction && bytes.HasPrefix(first.Data, []byte(uefi.SpecIDSignature)) {
 		// PFP 1.06 section 10.4.5.1: the Spec ID event is in PCR 0 with
 		// a zero SHA-1 digest field.
 		if first.PCR != 0 || !bytes.Equal(first.DigestValues[0].Value, make([]byte, 20)) {
@@ -232,45 +214,10 @@ func parseEvent1(b []byte) (Event, int, error) {
 }
 
 func parseSpecID(d []byte) (*SpecID, error) {
-	if len(d) < specIDFixedSize || string(d[:16]) != specIDSignature {
-		return nil, fmt.Errorf("%w: Spec ID event is %d bytes, shorter than its %d-byte fixed part", ErrMalformed, len(d), specIDFixedSize)
+	s, err := uefi.ParseSpecID(d)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	s := &SpecID{
-		PlatformClass:    binary.LittleEndian.Uint32(d[16:]),
-		SpecVersionMinor: d[20],
-		SpecVersionMajor: d[21],
-		SpecErrata:       d[22],
-		UINTNSize:        d[23],
-	}
-	n := binary.LittleEndian.Uint32(d[24:])
-	rest := d[specIDFixedSize:]
-	if n == 0 || n > maxSpecIDAlgorithms || uint64(n)*4 > uint64(len(rest)) {
-		return nil, fmt.Errorf("%w: Spec ID event declares %d algorithms in %d bytes", ErrMalformed, n, len(rest))
-	}
-	for i := 0; i < int(n); i++ {
-		a := Algorithm{ID: AlgID(binary.LittleEndian.Uint16(rest[4*i:])), Size: binary.LittleEndian.Uint16(rest[4*i+2:])}
-		if a.Size == 0 {
-			return nil, fmt.Errorf("%w: Spec ID digest size of %s is 0", ErrMalformed, a.ID)
-		}
-		if info, ok := algInfo[a.ID]; ok && int(a.Size) != info.size {
-			return nil, fmt.Errorf("%w: Spec ID digest size of %s is %d, want %d", ErrMalformed, a.ID, a.Size, info.size)
-		}
-		for _, prev := range s.Algorithms {
-			if prev.ID == a.ID {
-				return nil, fmt.Errorf("%w: Spec ID lists %s twice", ErrMalformed, a.ID)
-			}
-		}
-		s.Algorithms = append(s.Algorithms, a)
-	}
-	rest = rest[4*n:]
-	if len(rest) < 1 {
-		return nil, fmt.Errorf("%w: Spec ID event ends before vendorInfoSize", ErrMalformed)
-	}
-	vn := int(rest[0])
-	if len(rest)-1 != vn {
-		return nil, fmt.Errorf("%w: Spec ID vendorInfoSize is %d, %d bytes follow", ErrMalformed, vn, len(rest)-1)
-	}
-	s.VendorInfo = rest[1:]
 	return s, nil
 }
 
@@ -436,7 +383,7 @@ func Sniff(b []byte) (format string, ok bool) {
 		return "", false
 	}
 	data := b[pcrEventHeaderSize : pcrEventHeaderSize+int(size)]
-	if binary.LittleEndian.Uint32(b[4:]) == EvNoAction && bytes.HasPrefix(data, []byte(specIDSignature)) {
+	if binary.LittleEndian.Uint32(b[4:]) == EvNoAction && bytes.HasPrefix(data, []byte(uefi.SpecIDSignature)) {
 		spec, err := parseSpecID(data)
 		if err != nil || binary.LittleEndian.Uint32(b) != 0 {
 			return "", false

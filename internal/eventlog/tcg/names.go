@@ -2,7 +2,6 @@ package tcg
 
 import (
 	"crypto"
-	"fmt"
 
 	"github.com/assay-dev/assay/internal/eventlog/uefi"
 )
@@ -56,64 +55,24 @@ const (
 func EventTypeName(t uint32) string { return uefi.EventTypeName(t) }
 
 // AlgID is a TPM_ALG_ID (TCG Algorithm Registry, revision 1.34, Table 3).
-type AlgID uint16
+type AlgID = uefi.AlgID
 
 // Hash algorithms an event log may declare.
 const (
-	AlgSHA1     AlgID = 0x0004
-	AlgSHA256   AlgID = 0x000B
-	AlgSHA384   AlgID = 0x000C
-	AlgSHA512   AlgID = 0x000D
-	AlgSM3_256  AlgID = 0x0012
-	AlgSHA3_256 AlgID = 0x0027
-	AlgSHA3_384 AlgID = 0x0028
-	AlgSHA3_512 AlgID = 0x0029
+	AlgSHA1     = uefi.AlgSHA1
+	AlgSHA256   = uefi.AlgSHA256
+	AlgSHA384   = uefi.AlgSHA384
+	AlgSHA512   = uefi.AlgSHA512
+	AlgSM3_256  = uefi.AlgSM3_256
+	AlgSHA3_256 = uefi.AlgSHA3_256
+	AlgSHA3_384 = uefi.AlgSHA3_384
+	AlgSHA3_512 = uefi.AlgSHA3_512
 )
-
-// algInfo gives the registry name, digest size and Go hash of the known
-// algorithms; SM3 has no crypto.Hash (hash 0).
-var algInfo = map[AlgID]struct {
-	name string
-	size int
-	hash crypto.Hash
-}{
-	AlgSHA1:     {"sha1", 20, crypto.SHA1},
-	AlgSHA256:   {"sha256", 32, crypto.SHA256},
-	AlgSHA384:   {"sha384", 48, crypto.SHA384},
-	AlgSHA512:   {"sha512", 64, crypto.SHA512},
-	AlgSM3_256:  {"sm3_256", 32, 0},
-	AlgSHA3_256: {"sha3_256", 32, crypto.SHA3_256},
-	AlgSHA3_384: {"sha3_384", 48, crypto.SHA3_384},
-	AlgSHA3_512: {"sha3_512", 64, crypto.SHA3_512},
-}
-
-// String returns the registry name in lower case (sha256), or the value in
-// hex.
-func (a AlgID) String() string {
-	if i, ok := algInfo[a]; ok {
-		return i.name
-	}
-	return fmt.Sprintf("0x%04x", uint16(a))
-}
-
-// Hash returns the Go hash of the algorithm, or 0 when it has none (SM3,
-// unknown IDs).
-func (a AlgID) Hash() crypto.Hash { return algInfo[a].hash }
-
-// algOf returns the TPM_ALG_ID of a Go hash, or 0.
-func algOf(h crypto.Hash) AlgID {
-	for id, i := range algInfo {
-		if i.hash == h && h != 0 {
-			return id
-		}
-	}
-	return 0
-}
 
 // HashName returns the registry name of a Go hash as the claims spell it
 // ("sha256"), or its Go name.
 func HashName(h crypto.Hash) string {
-	if a := algOf(h); a != 0 {
+	if a := uefi.AlgOf(h); a != 0 {
 		return a.String()
 	}
 	return h.String()
