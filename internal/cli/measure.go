@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/assay-dev/assay/measure/nitro"
 	"github.com/assay-dev/assay/measure/snp"
 	"github.com/assay-dev/assay/measure/tdx"
 	"github.com/assay-dev/assay/policy"
@@ -25,9 +26,11 @@ kinds:
         kernel, initrd and command line (direct boot), vCPU count and type,
         guest features and VMM
   tdx   TDX MRTD from a TDVF image
+  nitro Nitro Enclaves PCR0, PCR1 and PCR2 from an EIF file
 
-Each prints the value in hex; with --refvalue-id it writes instead a
-reference value file (docs/policy.md) whose provenance names the inputs'
+Each prints the value in hex (nitro: one "pcrN hex" line per PCR); with
+--refvalue-id it writes instead a reference value file (nitro: ids
+ID-pcr0, ID-pcr1, ID-pcr2) (docs/policy.md) whose provenance names the inputs'
 SHA-256. docs/measure.md describes the computations.
 
 exit status: 0 computed, 1 the artifacts cannot be measured (malformed
@@ -44,6 +47,8 @@ func runMeasure(_ context.Context, args []string, stdout, stderr io.Writer) int 
 		return runMeasureSNP(args[1:], stdout, stderr)
 	case "tdx":
 		return runMeasureTDX(args[1:], stdout, stderr)
+	case "nitro":
+		return runMeasureNitro(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, measureUsage)
 		return 0
@@ -106,20 +111,43 @@ func source(kind string, in []measuredInput, params []string) string {
 	return strings.Join(append(parts, params...), "; ")
 }
 
-// emit prints the value, or the reference value file.
-func (r *refValueFlags) emit(stdout, stderr io.Writer, tee, claim string, value []byte, src string) int {
-	out := []byte(hex.EncodeToString(value) + "\n")
-	if r.id != "" {
-		rv := policy.RefValue{
-			ID: r.id, TEE: tee, Claim: claim, Value: hex.EncodeToString(value),
-			Provenance: policy.Provenance{Author: r.author, Source: src},
-			State:      policy.State(r.state), Version: 1, Workload: r.workload,
+// measured is one computed value: the claim it is reference for and, when
+// a command computes several, the suffix of its id and its label.
+type measured struct {
+	claim, suffix string
+	value         []byte
+}
+
+// emit prints the values (one "label hex" line each when there are
+// several), or the reference value file.
+func (r *refValueFlags) emit(stdout, stderr io.Writer, tee string, values []measured, src string) int {
+	var out []byte
+	if r.id == "" {
+		for _, v := range values {
+			if len(values) > 1 {
+				out = append(out, v.suffix+" "...)
+			}
+			out = append(out, hex.EncodeToString(v.value)+"\n"...)
 		}
-		if err := policy.Validate(rv, nil); err != nil {
-			fmt.Fprintf(stderr, "assay measure: %v\n", err)
-			return ExitUsage
+	} else {
+		rvs := make([]policy.RefValue, 0, len(values))
+		for _, v := range values {
+			id := r.id
+			if len(values) > 1 {
+				id += "-" + v.suffix
+			}
+			rv := policy.RefValue{
+				ID: id, TEE: tee, Claim: v.claim, Value: hex.EncodeToString(v.value),
+				Provenance: policy.Provenance{Author: r.author, Source: src},
+				State:      policy.State(r.state), Version: 1, Workload: r.workload,
+			}
+			if err := policy.Validate(rv, rvs); err != nil {
+				fmt.Fprintf(stderr, "assay measure: %v\n", err)
+				return ExitUsage
+			}
+			rvs = append(rvs, rv)
 		}
-		b, err := policy.MarshalRefValues([]policy.RefValue{rv})
+		b, err := policy.MarshalRefValues(rvs)
 		if err != nil {
 			fmt.Fprintf(stderr, "assay measure: %v\n", err)
 			return ExitRejected
@@ -253,7 +281,7 @@ func runMeasureSNP(args []string, stdout, stderr io.Writer) int {
 	if opt.FirmwareDigest != nil {
 		params = append(params, "firmware digest given: "+*ovmfHash)
 	}
-	return rf.emit(stdout, stderr, "snp", "measurement", ld[:], source("snp", inputs, params))
+	return rf.emit(stdout, stderr, "snp", []measured{{claim: "measurement", value: ld[:]}}, source("snp", inputs, params))
 }
 
 func runMeasureTDX(args []string, stdout, stderr io.Writer) int {
@@ -297,5 +325,49 @@ func runMeasureTDX(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "assay measure tdx: %v\n", err)
 		return ExitRejected
 	}
-	return rf.emit(stdout, stderr, "tdx", "mr_td", mrtd[:], source("tdx", []measuredInput{in}, []string{"order=" + order.String()}))
+	return rf.emit(stdout, stderr, "tdx", []measured{{claim: "mr_td", value: mrtd[:]}}, source("tdx", []measuredInput{in}, []string{"order=" + order.String()}))
+}
+
+func runMeasureNitro(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("assay measure nitro", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	eifPath := fs.String("eif", "", "enclave image file (nitro-cli build-enclave output) (required)")
+	var rf refValueFlags
+	rf.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return ExitUsage
+	}
+	usage := func(err error) int {
+		fmt.Fprintf(stderr, "assay measure nitro: %v\n", err)
+		return ExitUsage
+	}
+	if fs.NArg() != 0 {
+		return usage(fmt.Errorf("unexpected arguments %q", fs.Args()))
+	}
+	if *eifPath == "" {
+		return usage(errors.New("--eif is required"))
+	}
+	if err := rf.check(); err != nil {
+		return usage(err)
+	}
+	in, err := readInput("eif", *eifPath)
+	if err != nil {
+		return usage(err)
+	}
+	e, err := nitro.ParseEIF(in.data)
+	if err != nil {
+		fmt.Fprintf(stderr, "assay measure nitro: %s: %v\n", *eifPath, err)
+		return ExitRejected
+	}
+	if !e.CRCValid {
+		// nitro-cli refuses to run such a file; the PCRs are still what
+		// its sections measure to.
+		fmt.Fprintf(stderr, "assay measure nitro: warning: %s: header CRC-32 %#08x does not match the file\n", *eifPath, e.Header.CRC32)
+	}
+	p := nitro.Measure(e)
+	return rf.emit(stdout, stderr, "nitro", []measured{
+		{claim: "pcrs.0", suffix: "pcr0", value: p.PCR0[:]},
+		{claim: "pcrs.1", suffix: "pcr1", value: p.PCR1[:]},
+		{claim: "pcrs.2", suffix: "pcr2", value: p.PCR2[:]},
+	}, source("nitro", []measuredInput{in}, nil))
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/assay-dev/assay/measure/nitro"
 	"github.com/assay-dev/assay/policy"
 )
 
@@ -130,5 +131,43 @@ func TestMeasureTDX(t *testing.T) {
 	}
 	if code, _, _ := run(t, "measure", "tdx", "--tdvf", path, "--order", "random"); code != ExitUsage {
 		t.Errorf("bad order: exit %d", code)
+	}
+}
+
+func TestMeasureNitro(t *testing.T) {
+	e := &nitro.EIF{Header: nitro.Header{Version: 4}, Sections: []nitro.Section{
+		{Type: nitro.SectionKernel, Data: []byte("kernel")},
+		{Type: nitro.SectionCmdline, Data: []byte("console=ttyS0")},
+		{Type: nitro.SectionRamdisk, Data: []byte("bootstrap")},
+		{Type: nitro.SectionRamdisk, Data: []byte("application")},
+	}}
+	img := e.Marshal()
+	path := filepath.Join(t.TempDir(), "app.eif")
+	if err := os.WriteFile(path, img, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := nitro.Measure(e)
+	want := fmt.Sprintf("pcr0 %x\npcr1 %x\npcr2 %x\n", p.PCR0, p.PCR1, p.PCR2)
+	if code, out, errs := run(t, "measure", "nitro", "--eif", path); code != 0 || out != want || errs != "" {
+		t.Errorf("exit %d, out %q, stderr %q; want %q", code, out, errs, want)
+	}
+	code, out, errs := run(t, "measure", "nitro", "--eif", path, "--refvalue-id", "app", "--author", "ci")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	rvs, err := policy.ParseRefValues([]byte(out))
+	if err != nil || len(rvs) != 3 || rvs[2].ID != "app-pcr2" || rvs[2].Claim != "pcrs.2" || rvs[2].Value != fmt.Sprintf("%x", p.PCR2) {
+		t.Errorf("reference values %+v, %v", rvs, err)
+	}
+	// A corrupted file still measures, with a warning.
+	img[len(img)-1] ^= 1
+	if err := os.WriteFile(path, img, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errs := run(t, "measure", "nitro", "--eif", path); code != 0 || !strings.Contains(errs, "CRC") {
+		t.Errorf("corrupted: exit %d, stderr %q", code, errs)
+	}
+	if code, _, _ := run(t, "measure", "nitro", "--eif", repoFile(t, "measure/snp/testdata/ovmf_AmdSev_suffix.bin")); code != ExitRejected {
+		t.Errorf("not an EIF: exit %d", code)
 	}
 }
