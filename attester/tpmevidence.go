@@ -83,8 +83,13 @@ type TPMGather struct {
 	// EventLog and IMALog are files to read; empty reads none.
 	EventLog, IMALog string
 	// AKCertificate is a certificate of the AK (DER) to include; nil is
-	// none.
+	// none. For an IAK, its IAK certificate.
 	AKCertificate []byte
+	// IDevIDHandle is a persisted IDevID key to have the AK (the IAK)
+	// certify with TPM2_Certify over the nonce; zero is none.
+	IDevIDHandle tpm2.TPMHandle
+	// IDevIDCertificate is its certificate (DER); nil is none.
+	IDevIDCertificate []byte
 }
 
 // maxQuoteAttempts bounds how often a quote is retaken when a PCR moved
@@ -177,7 +182,34 @@ func (g TPMGather) Gather(ctx context.Context, tp transport.TPM, nonce []byte) (
 	}
 	f.Quotes = []tpm.EvidenceQuote{q}
 	f.PCRs = tpm.EvidencePCRs(values)
+	if g.IDevIDHandle != 0 {
+		if f.IDevID, err = g.certifyIDevID(tp, tpm2.NamedHandle{Handle: akH, Name: ak.Name}, nonce); err != nil {
+			return nil, err
+		}
+		f.Handles.IDevID = fmt.Sprintf("%#08x", uint32(g.IDevIDHandle))
+	}
 	return f, nil
+}
+
+// certifyIDevID has the AK (an IAK) certify the IDevID key:
+// TPM2_Certify (TPM 2.0 Part 3, section 18.2) with the nonce as
+// qualifying data, both keys authorized by their (empty) passwords.
+func (g TPMGather) certifyIDevID(tp transport.TPM, ak tpm2.NamedHandle, nonce []byte) (*tpm.EvidenceIDevID, error) {
+	rp, err := (tpm2.ReadPublic{ObjectHandle: g.IDevIDHandle}).Execute(tp)
+	if err != nil {
+		return nil, fmt.Errorf("TPM2_ReadPublic IDevID %#08x: %w", uint32(g.IDevIDHandle), err)
+	}
+	c, err := (tpm2.Certify{
+		ObjectHandle:   tpm2.AuthHandle{Handle: g.IDevIDHandle, Name: rp.Name, Auth: tpm2.PasswordAuth(nil)},
+		SignHandle:     tpm2.AuthHandle{Handle: ak.Handle, Name: ak.Name, Auth: tpm2.PasswordAuth(nil)},
+		QualifyingData: tpm2.TPM2BData{Buffer: nonce},
+		InScheme:       tpm2.TPMTSigScheme{Scheme: tpm2.TPMAlgNull},
+	}).Execute(tp)
+	if err != nil {
+		return nil, fmt.Errorf("TPM2_Certify of the IDevID: %w", err)
+	}
+	return &tpm.EvidenceIDevID{Public: tpm2.Marshal(rp.OutPublic), Certificate: g.IDevIDCertificate,
+		Certify: tpm.EvidenceQuote{Attest: c.CertifyInfo.Bytes(), Signature: tpm2.Marshal(c.Signature)}}, nil
 }
 
 func readLog(path string) ([]byte, error) {

@@ -41,7 +41,9 @@ func runAttestTPM(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	akHandle := fs.String("ak-handle", "", "persistent AK handle; default 0x81010003")
 	eventLog := fs.String("eventlog", "auto", "firmware event log file, or none; auto: "+attester.DefaultEventLog+" when the TPM is a device and it exists")
 	imaLog := fs.String("ima-log", "auto", "IMA measurement list, or none; auto: "+attester.DefaultIMALog+" when the TPM is a device and it exists")
-	akCert := fs.String("ak-cert", "", "a certificate of the AK (PEM or DER) to include")
+	akCert := fs.String("ak-cert", "", "a certificate of the AK (PEM or DER) to include; for an IAK, its IAK certificate")
+	idevidHandle := fs.String("idevid-handle", "", "a persisted IDevID key for the AK (an IAK, --ak-handle) to certify with TPM2_Certify")
+	idevidCert := fs.String("idevid-cert", "", "the IDevID certificate (PEM or DER) to include")
 	activate := fs.String("activate", "", "answer this credential challenge (cred.out of assay tpm challenge) instead of attesting")
 	out := fs.String("o", "", "output file; default evidence.json, or actcred.out with --activate; - is standard output")
 	fs.Usage = func() {
@@ -58,7 +60,7 @@ func runAttestTPM(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		flag string
 		val  string
 		dst  *tpm2.TPMHandle
-	}{{"--ek-handle", *ekHandle, &g.EKHandle}, {"--ak-handle", *akHandle, &g.AKHandle}} {
+	}{{"--ek-handle", *ekHandle, &g.EKHandle}, {"--ak-handle", *akHandle, &g.AKHandle}, {"--idevid-handle", *idevidHandle, &g.IDevIDHandle}} {
 		if h.val == "" {
 			continue
 		}
@@ -104,17 +106,23 @@ func runAttestTPM(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	isDevice := !strings.HasPrefix(*dev, attester.SWTPMPrefix)
 	g.EventLog = logPath(*eventLog, attester.DefaultEventLog, isDevice)
 	g.IMALog = logPath(*imaLog, attester.DefaultIMALog, isDevice)
-	if *akCert != "" {
-		b, err := readFile(*akCert)
+	for _, c := range []struct {
+		flag, path string
+		dst        *[]byte
+	}{{"--ak-cert", *akCert, &g.AKCertificate}, {"--idevid-cert", *idevidCert, &g.IDevIDCertificate}} {
+		if c.path == "" {
+			continue
+		}
+		b, err := readFile(c.path)
 		if err == nil {
-			var c []byte
-			if c, err = certDER(b); err == nil {
-				g.AKCertificate = c
-			}
+			*c.dst, err = certDER(b)
 		}
 		if err != nil {
-			problems = append(problems, fmt.Errorf("--ak-cert: %w", err))
+			problems = append(problems, fmt.Errorf("%s: %w", c.flag, err))
 		}
+	}
+	if *idevidCert != "" && *idevidHandle == "" {
+		problems = append(problems, errors.New("--idevid-cert needs --idevid-handle"))
 	}
 	if err := errors.Join(problems...); err != nil {
 		fmt.Fprintf(stderr, "assay attest tpm: %v\n", err)

@@ -19,6 +19,7 @@ var Coverage = attest.Coverage{
 		"when ak.trust passed: the AK lives in a TPM that a trusted AK CA (a cloud provider's vTPM CA) certified, named by the AK certificate; or the AK is enrolled: it passed credential activation against the EK the enrolment names (ek_sha256), so it lives in the TPM holding that EK",
 		"when the event log replayed: the boot-time measurements (firmware, bootloader, kernel and whatever else measured boot recorded) that produced those PCR values",
 		"with an EK certificate (ek.chain, ek.san, ek.key): that a TPM vendor (or cloud vTPM) CA certified the EK for a TPM of the manufacturer, model and version named (ek.manufacturer, ek.model, ek.version); that this TPM is the quote's only when ek.bound: the EK is the one the enrolled AK was activated against",
+		"with an IDevID (iak.profile, idevid.certificate, idevid.certify): that the device maker's CA certified the AK as the IAK of a hardware module (hardware_serial) and the IDevID key as that module's, and that the IDevID key is in the quote's TPM",
 		"when ima.boot_aggregate passed: the IMA list began on the boot whose PCRs 0-7 (0-9) the quote shows",
 		"when ima.replay passed: the IMA measurements (file paths and digests, signatures) up to the quote, bound through PCR 10; with ima.allowlist and ima.signatures, that each measured file was allowed by the allow list or validly signed by a key given",
 		"extra_data: the caller's nonce, binding the quote to this request when a nonce was given and matched",

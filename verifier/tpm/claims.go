@@ -34,6 +34,9 @@ type Claims struct {
 	// IMA is the IMA measurement list's binding and appraisal, when one
 	// was given.
 	IMA *IMAClaims `json:"ima,omitempty"`
+	// IDevID is the device identity (IEEE 802.1AR) the IAK certified,
+	// when one was given and verified.
+	IDevID *IDevIDClaims `json:"idevid,omitempty"`
 }
 
 // Clock is TPMS_CLOCK_INFO.

@@ -49,6 +49,27 @@ type TPMIdentity struct {
 // real ones are a few bytes.
 const maxSANAttr = 256
 
+// generalNames opens a subjectAltName's GeneralNames SEQUENCE (RFC 5280,
+// section 4.2.1.6).
+func generalNames(ext []byte) (cryptobyte.String, error) {
+	in := cryptobyte.String(ext)
+	var names cryptobyte.String
+	if !in.ReadASN1(&names, asn1.SEQUENCE) || !in.Empty() {
+		return nil, fmt.Errorf("%w: subjectAltName is not a DER GeneralNames SEQUENCE", ErrMalformed)
+	}
+	return names, nil
+}
+
+// nextGeneralName reads one GeneralName: its content and tag.
+func nextGeneralName(names *cryptobyte.String) (cryptobyte.String, asn1.Tag, error) {
+	var gn cryptobyte.String
+	var tag asn1.Tag
+	if !names.ReadAnyASN1(&gn, &tag) {
+		return nil, 0, fmt.Errorf("%w: subjectAltName: a GeneralName does not decode", ErrMalformed)
+	}
+	return gn, tag, nil
+}
+
 // ParseEKSAN reads the TPM identity from the value of a subjectAltName
 // extension (RFC 5280 section 4.2.1.6: GeneralNames, of which the
 // directoryName entries are searched). Each of TPMManufacturer, TPMModel
@@ -56,19 +77,17 @@ const maxSANAttr = 256
 // PrintableString or IA5String, which some manufacturers use) of valid
 // UTF-8. Other names and attributes are ignored. No crypto.
 func ParseEKSAN(ext []byte) (*TPMIdentity, error) {
-	in := cryptobyte.String(ext)
-	var names cryptobyte.String
-	if !in.ReadASN1(&names, asn1.SEQUENCE) || !in.Empty() {
-		return nil, fmt.Errorf("%w: subjectAltName is not a DER GeneralNames SEQUENCE", ErrMalformed)
+	names, err := generalNames(ext)
+	if err != nil {
+		return nil, err
 	}
 	var id TPMIdentity
 	seen := map[string]bool{}
 	dirTag := asn1.Tag(4).ContextSpecific().Constructed()
 	for !names.Empty() {
-		var gn cryptobyte.String
-		var tag asn1.Tag
-		if !names.ReadAnyASN1(&gn, &tag) {
-			return nil, fmt.Errorf("%w: subjectAltName: a GeneralName does not decode", ErrMalformed)
+		gn, tag, err := nextGeneralName(&names)
+		if err != nil {
+			return nil, err
 		}
 		if tag != dirTag {
 			continue
@@ -375,13 +394,7 @@ func ekChain(c *x509.Certificate, o EKOptions, at time.Time) ([]*x509.Certificat
 	for _, x := range append(append([]*x509.Certificate{}, o.Intermediates...), embeddedEKCerts()...) {
 		ip.AddCert(x)
 	}
-	leaf := *c // a copy: the caller's certificate is not written
-	leaf.UnhandledCriticalExtensions = nil
-	for _, e := range c.UnhandledCriticalExtensions {
-		if !e.Equal(oidSubjectAltName) {
-			leaf.UnhandledCriticalExtensions = append(leaf.UnhandledCriticalExtensions, e)
-		}
-	}
+	leaf := sanProcessed(c)
 	// EK certificates carry tcg-kp-EKCertificate, no TLS key purpose.
 	chains, err := leaf.Verify(x509.VerifyOptions{Roots: rp, Intermediates: ip, CurrentTime: at, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
 	if err != nil {

@@ -48,9 +48,20 @@ type EvidenceFile struct {
 	// IMALog is the IMA measurement list (binary_runtime_measurements);
 	// empty when not gathered.
 	IMALog []byte `json:"ima_log,omitempty"`
+	// IDevID is a device identity key certified by the AK (then the
+	// IAK); nil when none was gathered.
+	IDevID *EvidenceIDevID `json:"idevid,omitempty"`
 	// Handles say where the attester found or persisted the keys; they
 	// are informational and not verified.
 	Handles *EvidenceHandles `json:"handles,omitempty"`
+}
+
+// EvidenceIDevID is an IDevID key's TPM2B_PUBLIC, its certificate (DER,
+// optional) and TPM2_Certify of it by the AK.
+type EvidenceIDevID struct {
+	Public      []byte        `json:"public"`
+	Certificate []byte        `json:"certificate,omitempty"`
+	Certify     EvidenceQuote `json:"certify"`
 }
 
 // EvidenceQuote is one TPM2_Quote: the TPMS_ATTEST as signed and its
@@ -65,6 +76,7 @@ type EvidenceQuote struct {
 type EvidenceHandles struct {
 	EK            string `json:"ek,omitempty"`
 	AK            string `json:"ak,omitempty"`
+	IDevID        string `json:"idevid,omitempty"`
 	EKCertificate string `json:"ek_certificate_nv,omitempty"`
 }
 
@@ -141,6 +153,11 @@ func (f *EvidenceFile) evidence() (*Evidence, error) {
 	if len(f.AKCertificate) > 0 {
 		if ev.AKCert, err = x509.ParseCertificate(f.AKCertificate); err != nil {
 			return nil, fmt.Errorf("%w: ak_certificate: %v", ErrMalformed, err)
+		}
+	}
+	if d := f.IDevID; d != nil {
+		if ev.IDevID, err = ParseIDevID(d.Public, d.Certificate, d.Certify.Attest, d.Certify.Signature); err != nil {
+			return nil, fmt.Errorf("idevid: %w", err)
 		}
 	}
 	pcrs, err := parseEvidencePCRs(f.PCRs)

@@ -66,6 +66,9 @@ type Evidence struct {
 	// EK is an EK public area supplied as TPM2B_PUBLIC (a restricted
 	// decryption key, which an AK never is); nil when none.
 	EK *EK
+	// IDevID is a device identity key, its certificate and the AK's
+	// (IAK's) TPM2_Certify of it; nil when none.
+	IDevID *IDevID
 	// IMALog is an IMA measurement list; nil when none.
 	IMALog []byte
 	// IMAPolicy is an allow list (sha256sum lines or a Keylime runtime

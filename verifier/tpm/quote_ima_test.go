@@ -33,8 +33,8 @@ import (
 type imaFile struct {
 	path    string
 	content string
-	signed  bool // signed with the test IMA key
-	badSig  bool // and the signature then corrupted
+	signed  bool   // signed with the test IMA key
+	badSig  bool   // and the signature then corrupted
 	digest  []byte // the file digest; nil is the SHA-256 of content
 }
 
@@ -176,8 +176,8 @@ func TestQuoteIMA(t *testing.T) {
 		noLog   bool // give the allow list but no log
 		policy  *tcg.IMAPolicy
 		keys    []tcg.IMAKey
-		bundle  bool // policy and keys come beside the evidence, not in Options
-		opKeys  bool // and the operator's policy (Options) is set too
+		bundle  bool   // policy and keys come beside the evidence, not in Options
+		opKeys  bool   // and the operator's policy (Options) is set too
 		boot    []byte // the boot_aggregate; nil is testBootAggregate(7, bootPCRs(nil))
 		with89  bool   // quote PCRs 8 and 9 too
 		want    error

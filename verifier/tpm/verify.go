@@ -65,6 +65,20 @@ type Verification struct {
 	Log *tcg.Log
 }
 
+// sanProcessed returns a copy of c (the caller's is not written) whose
+// critical subjectAltName, which this package reads itself, no longer
+// counts as unhandled for crypto/x509's Verify.
+func sanProcessed(c *x509.Certificate) *x509.Certificate {
+	leaf := *c
+	leaf.UnhandledCriticalExtensions = nil
+	for _, e := range c.UnhandledCriticalExtensions {
+		if !e.Equal(oidSubjectAltName) {
+			leaf.UnhandledCriticalExtensions = append(leaf.UnhandledCriticalExtensions, e)
+		}
+	}
+	return &leaf
+}
+
 // oidSubjectAltName: GCE AK certificates mark their TPM-attribute SAN
 // critical (TCG EK Credential Profile, section 3.2.9), which crypto/x509
 // does not process.
@@ -215,6 +229,17 @@ func Verify(ctx context.Context, ev *Evidence, o Options) (*Claims, []attest.Che
 			checks = append(checks, attest.Pass("eventlog.replay", "%s", detail))
 		}
 	}
+	// iak.profile, idevid.*: a device identity certified by the IAK.
+	var idevidClaims *IDevIDClaims
+	if ev.IDevID != nil {
+		cl, idChecks, err := VerifyIDevID(ev.AK, ev.AKCert, ev.IDevID, IDevIDOptions{Roots: o.Roots,
+			Intermediates: append(append([]*x509.Certificate{}, ev.Intermediates...), o.Intermediates...), Now: now, Nonce: o.Nonce})
+		checks = append(checks, idChecks...)
+		if err != nil && first == nil {
+			first = err
+		}
+		idevidClaims = cl
+	}
 	// ima.*: the IMA measurement list, its allow list and keys.
 	policy, keys := ev.IMAPolicy, ev.IMAKeys
 	if o.IMAPolicy != nil || o.IMAKeys != nil {
@@ -243,7 +268,7 @@ func Verify(ctx context.Context, ev *Evidence, o Options) (*Claims, []attest.Che
 		return nil, checks, first
 	}
 	c := NewClaims(ev, quoted, log)
-	c.EK, c.IMA = ekClaims, imaClaims
+	c.EK, c.IMA, c.IDevID = ekClaims, imaClaims, idevidClaims
 	return c, checks, nil
 }
 
@@ -300,13 +325,7 @@ func akTrust(ev *Evidence, o Options, now time.Time) error {
 	for _, c := range append(append(append([]*x509.Certificate{}, ev.Intermediates...), o.Intermediates...), embeddedCerts()...) {
 		ip.AddCert(c)
 	}
-	leaf := *ev.AKCert // a copy: the caller's certificate is not written
-	leaf.UnhandledCriticalExtensions = nil
-	for _, e := range ev.AKCert.UnhandledCriticalExtensions {
-		if !e.Equal(oidSubjectAltName) {
-			leaf.UnhandledCriticalExtensions = append(leaf.UnhandledCriticalExtensions, e)
-		}
-	}
+	leaf := sanProcessed(ev.AKCert)
 	// AK certificates carry TCG key purposes (2.23.133.8.x), not TLS ones.
 	_, err := leaf.Verify(x509.VerifyOptions{Roots: rp, Intermediates: ip, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
 	if err != nil {
