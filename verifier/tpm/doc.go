@@ -36,11 +36,17 @@
 //   - eventlog.replay: the event log (internal/eventlog/tcg) replays to
 //     the quoted values of PCRs 0-7 and of every other PCR it extends, in
 //     every bank both have;
-//   - ima.replay, ima.allowlist, ima.signatures (with an IMA log, allow
-//     list or keys): a prefix of the IMA log replays to the quoted PCR 10;
-//     each of its file measurements has a digest the allow list gives for
-//     its path or a valid signature; each signature verifies with the key
-//     its key ID names (internal/eventlog/tcg, IMALog.Appraise).
+//   - iak.profile, idevid.certificate, idevid.certify (with an IDevID,
+//     VerifyIDevID): the AK's certificate is an IAK certificate; the
+//     IDevID certificate chains to Options.Roots and names the IAK's
+//     hardware module; the IAK's TPM2_Certify names the IDevID key;
+//   - ima.replay, ima.boot_aggregate, ima.allowlist, ima.signatures (with
+//     an IMA log, allow list or keys): a prefix of the IMA log replays to
+//     the quoted PCR 10; its boot_aggregate is the hash of the quoted PCRs
+//     0-9 or 0-7; each of its file measurements has a digest the allow
+//     list gives for its path or a valid signature; each signature
+//     verifies with the key its key ID names (internal/eventlog/tcg,
+//     IMALog.Appraise).
 //
 // # What is trusted
 //
