@@ -2,6 +2,8 @@ package diskcache
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"testing"
@@ -71,4 +73,27 @@ func TestRecordUse(t *testing.T) {
 	if c := got[2]; c.FetchedFrom != "https://kds.example/cert_chain" || c.From != "fetched" || c.AgeSeconds > 5 {
 		t.Errorf("fetched document: %+v", c)
 	}
+}
+
+// FuzzReadMeta: whatever a sidecar holds, ReadMeta does not panic, and
+// it returns a record only when the record names the document's digest.
+func FuzzReadMeta(f *testing.F) {
+	f.Add([]byte(`{"source":"https://kdsintf.amd.com/vcek/v1/Milan/crl","fetched_at":"2025-06-19T11:00:00Z","signature":"unchecked","sha256":"00"}`), []byte("doc"))
+	f.Add([]byte(`{"source":"bundle:2025-06-19T11:00:00Z/0123456789abcdef","sha256":"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"}`), []byte{})
+	f.Add([]byte(`[]`), []byte("doc"))
+	f.Add([]byte(`{"fetched_at":"not a time"}`), []byte("doc"))
+	f.Fuzz(func(t *testing.T, rec, doc []byte) {
+		file := filepath.Join(t.TempDir(), "doc")
+		if err := os.WriteFile(MetaFile(file), rec, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		m, ok := ReadMeta(file, doc)
+		if !ok {
+			return
+		}
+		sum := sha256.Sum256(doc)
+		if m.SHA256 != hex.EncodeToString(sum[:]) {
+			t.Fatalf("record for digest %s returned for a document with %x", m.SHA256, sum)
+		}
+	})
 }
