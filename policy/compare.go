@@ -29,12 +29,13 @@ type refsOf struct {
 //     simply not among them.
 //
 // Paths whose claim is an object or an array (CCA's
-// platform.sw_components) get no comparison: the policy compares them.
+// platform.sw_components, the TPM event log's lists) get no comparison:
+// the policy compares them.
 func compareAll(kind string, claims map[string]any, by map[string]*refsOf) map[string]any {
 	out := make(map[string]any, len(by))
 	for path, rs := range by {
-		if spec, _ := specOf(kind, path); spec.tcb {
-			continue // judged by tcbJudgements
+		if spec, _ := specOf(kind, path); spec.tcb || spec.each {
+			continue // judged by tcbJudgements, or element by element by the policy
 		}
 		v, present := lookup(claims, path)
 		found, scalar := scalarText(v)

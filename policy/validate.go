@@ -35,6 +35,9 @@ type claimSpec struct {
 	// set, is what a value must match. Neither: hex or decimal, as above.
 	enum    []string
 	pattern *regexp.Regexp
+	// each: the claim is a list (of event-log entries); the policy, not
+	// the engine, compares every element with the values.
+	each bool
 }
 
 func (s claimSpec) match(path string) bool {
@@ -107,6 +110,17 @@ var (
 		hexFamily("pcrs.sha256.", 0, 23, "PCR in the SHA-256 bank", 32),
 		hexFamily("pcrs.sha384.", 0, 23, "PCR in the SHA-384 bank", 48),
 	}
+	// What the TPM's boot event log says (verifier/tpm: claims under
+	// event_log, trusted only when the log replays to the quoted PCRs),
+	// judged by the default TPM policy rather than as opaque PCR values.
+	tpmEventLogClaims = []claimSpec{
+		{name: "event_log.secure_boot", enum: []string{"true", "false"}, what: "the SecureBoot variable measured into PCR 7"},
+		{name: "event_log.kernel_cmdline", each: true, pattern: cmdlinePattern,
+			what: "a kernel command line as the boot loader logged it (PCR 8/9/12): every logged command line must equal one"},
+		{name: "event_log.boot_applications.sha1", each: true, sizes: []int{20}, what: "PE Authenticode SHA-1 of a boot application (PCR 4): every loaded image must be one"},
+		{name: "event_log.boot_applications.sha256", each: true, sizes: []int{32}, what: "PE Authenticode SHA-256 of a boot application (PCR 4): every loaded image must be one"},
+		{name: "event_log.boot_applications.sha384", each: true, sizes: []int{48}, what: "PE Authenticode SHA-384 of a boot application (PCR 4): every loaded image must be one"},
+	}
 	// AWS Nitro Enclaves: NSM API 2.2, PCRs 0-31, SHA-384.
 	nitroClaims = []claimSpec{
 		hexFamily("pcrs.", 0, 31, "PCR (0 image, 1 kernel, 2 application, 3 IAM role, 4 instance ID, 8 signing certificate)", 48),
@@ -125,13 +139,17 @@ var (
 	}
 )
 
+// cmdlinePattern is a command line: printable text without control
+// characters (what grub and systemd-stub log).
+var cmdlinePattern = regexp.MustCompile(`^[^\x00-\x1f\x7f]+$`)
+
 // claimSpecs lists the claims of each policy kind. An Azure CVM's claims
 // are its hardware report's (SNP or TDX) plus the vTPM's PCRs.
 var claimSpecs = map[string][]claimSpec{
 	"snp":   snpClaims,
 	"tdx":   tdxClaims,
 	"sgx":   sgxClaims,
-	"tpm":   tpmPCRClaims,
+	"tpm":   slices.Concat(tpmPCRClaims, tpmEventLogClaims),
 	"nitro": nitroClaims,
 	"cca":   ccaClaims,
 	"azcvm": slices.Concat(snpClaims, tdxClaims, tpmPCRClaims),
