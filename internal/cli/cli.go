@@ -170,6 +170,20 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// parseArgs parses flags and positional arguments (parseInterspersed);
+// when it fails, ok is false and code is the exit status: 0 for -h, else
+// ExitUsage (the flag package has printed the problem).
+func parseArgs(fs *flag.FlagSet, args []string) (pos []string, code int, ok bool) {
+	pos, err := parseInterspersed(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil, 0, false
+	}
+	if err != nil {
+		return nil, ExitUsage, false
+	}
+	return pos, 0, true
+}
+
 type usageError struct{ msg string }
 
 func (e *usageError) Error() string { return e.msg }
@@ -187,12 +201,9 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "usage: assay verify [flags] FILE|DIR...")
 		fs.PrintDefaults()
 	}
-	files, err := parseInterspersed(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return ExitUsage
+	files, code, ok := parseArgs(fs, args)
+	if !ok {
+		return code
 	}
 	p, cfg, err := f.config(stderr)
 	if err != nil {
@@ -463,12 +474,9 @@ func runInspect(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	output := fs.String("o", "text", "output: text or json")
 	format := fs.String("format", "", "evidence kind or format when sniffing cannot tell")
-	files, err := parseInterspersed(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return ExitUsage
+	files, code, ok := parseArgs(fs, args)
+	if !ok {
+		return code
 	}
 	if *output != "text" && *output != "json" {
 		fmt.Fprintf(stderr, "assay inspect: -o must be text or json, not %q\n", *output)
@@ -485,7 +493,7 @@ func runInspect(args []string, stdout, stderr io.Writer) int {
 	}
 	vs := verifier.Verifiers(verifier.Config{})
 	var descs []verifier.Description
-	code := 0
+	code = 0
 	for _, in := range inputs {
 		d := verifier.Describe(in, vs, *format)
 		if d.Error != "" && !in.Optional {

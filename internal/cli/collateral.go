@@ -754,12 +754,9 @@ func runKeygen(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("assay collateral keygen", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	out := fs.String("out", "", "private key file to write (PKCS#8 PEM, mode 0600); the public key goes to FILE.pub (PKIX PEM)")
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return ExitUsage
+	pos, code, ok := parseArgs(fs, args)
+	if !ok {
+		return code
 	}
 	if len(pos) > 0 || *out == "" {
 		fmt.Fprintln(stderr, "assay collateral keygen: want --out KEY and no arguments")

@@ -52,12 +52,9 @@ func runPolicyImportCoRIM(_ context.Context, args []string, stdout, stderr io.Wr
 		fmt.Fprintln(stderr, "usage: assay policy import-corim [flags] FILE...")
 		fs.PrintDefaults()
 	}
-	files, err := parseInterspersed(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return ExitUsage
+	files, code, ok := parseArgs(fs, args)
+	if !ok {
+		return code
 	}
 	fail := func(code int, format string, a ...any) int {
 		fmt.Fprintf(stderr, "assay policy import-corim: "+format+"\n", a...)

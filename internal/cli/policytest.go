@@ -57,12 +57,9 @@ func runPolicyTest(ctx context.Context, args []string, stdout, stderr io.Writer)
 		fmt.Fprint(stderr, policyTestUsage)
 		fs.PrintDefaults()
 	}
-	files, err := parseInterspersed(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return ExitUsage
+	files, code, ok := parseArgs(fs, args)
+	if !ok {
+		return code
 	}
 	fail := func(code int, err error) int {
 		fmt.Fprintf(stderr, "assay policy test: %v\n", err)
@@ -85,6 +82,7 @@ func runPolicyTest(ctx context.Context, args []string, stdout, stderr io.Writer)
 	var base *server.PolicySet
 	var st store.Store
 	if *data != "" || *pg != "" {
+		var err error
 		if st, err = openServiceStore(ctx, *data, *pg); err != nil {
 			return fail(ExitUsage, err)
 		}
