@@ -60,7 +60,7 @@ func (*Verifier) Kind() string { return "tpm" }
 
 // Formats lists the evidence formats.
 func (*Verifier) Formats() []string {
-	return []string{FormatEvidenceFile, FormatAttestation, FormatQuoteMsg}
+	return []string{FormatEvidenceFile, FormatAttestation, FormatGoAttestation, FormatQuoteMsg}
 }
 
 // Sniff implements attest.Verifier.

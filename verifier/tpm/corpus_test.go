@@ -40,7 +40,7 @@ func gceAt(t *testing.T) time.Time {
 	return time.Time{}
 }
 
-func readCorpus(t *testing.T, rel string) []byte {
+func readCorpus(t testing.TB, rel string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(testutil.CorpusDir(t), rel))
 	if err != nil {

@@ -173,18 +173,22 @@ func (f *EvidenceFile) evidence() (*Evidence, error) {
 			return nil, fmt.Errorf("quotes[%d].signature: %w", i, err)
 		}
 		q.RawSig = bytes.Clone(eq.Signature)
-		// Each quote gets the values of the banks it selects.
-		for _, s := range q.Info.PCRSelect.PCRSelections {
-			if v, ok := pcrs[s.Hash]; ok {
-				if q.PCRs == nil {
-					q.PCRs = PCRs{}
-				}
-				q.PCRs[s.Hash] = v
-			}
-		}
+		q.takePCRs(pcrs)
 		ev.Quotes = append(ev.Quotes, q)
 	}
 	return ev, nil
+}
+
+// takePCRs gives the quote the values of the banks it selects.
+func (q *Quote) takePCRs(pcrs PCRs) {
+	for _, s := range q.Info.PCRSelect.PCRSelections {
+		if v, ok := pcrs[s.Hash]; ok {
+			if q.PCRs == nil {
+				q.PCRs = PCRs{}
+			}
+			q.PCRs[s.Hash] = v
+		}
+	}
 }
 
 func nilIfEmpty(b []byte) []byte {

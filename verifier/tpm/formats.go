@@ -90,6 +90,9 @@ func SniffEvidence(b []byte) (string, bool) {
 	if isEvidenceFile(b) {
 		return FormatEvidenceFile, true
 	}
+	if isGoAttestation(b) {
+		return FormatGoAttestation, true
+	}
 	if isQuoteMsg(b) {
 		return FormatQuoteMsg, true
 	}
@@ -165,8 +168,10 @@ func ParseEvidence(b []byte, format string) (*Evidence, error) {
 	case FormatEvidenceFile:
 		_, ev, err := ParseEvidenceFile(b)
 		return ev, err
+	case FormatGoAttestation:
+		return parseGoAttestation(b)
 	}
-	return nil, fmt.Errorf("%w: neither a TPMS_ATTEST quote, a go-tpm-tools Attestation nor an %s file", ErrMalformed, FormatEvidenceFile)
+	return nil, fmt.Errorf("%w: neither a TPMS_ATTEST quote, a go-tpm-tools Attestation, go-attestation JSON nor an %s file", ErrMalformed, FormatEvidenceFile)
 }
 
 func parseAttestationProto(b []byte) (*pb.Attestation, error) {
