@@ -89,63 +89,42 @@ func decode(v ast.Value) (Decision, error) {
 // in the order of their names.
 func decodeCategories(v ast.Value) (Decision, error) {
 	var d Decision
-	obj, ok := v.(ast.Object)
-	if !ok {
-		return d, fmt.Errorf("decision.categories is %s, want an object", typeName(v))
-	}
-	tv := map[string]*int8{
-		"instance_identity": &d.TrustVector.InstanceIdentity, "configuration": &d.TrustVector.Configuration,
-		"executables": &d.TrustVector.Executables, "file_system": &d.TrustVector.FileSystem, "hardware": &d.TrustVector.Hardware,
-		"runtime_opaque": &d.TrustVector.RuntimeOpaque, "storage_opaque": &d.TrustVector.StorageOpaque, "sourced_data": &d.TrustVector.SourcedData,
-	}
+	tv := vectorFields(&d.TrustVector)
 	d.Reasons = []Reason{}
-	var err error
 	// Foreach visits the keys in sorted order.
-	obj.Foreach(func(k, c *ast.Term) {
-		if err != nil {
-			return
-		}
-		name, _ := k.Value.(ast.String)
-		dst, ok := tv[string(name)]
+	err := members("decision.categories", v, func(name string, k, c *ast.Term) error {
+		dst, ok := tv[name]
 		if !ok {
-			err = fmt.Errorf("decision.categories has unknown key %v (want %s)", k, strings.Join(slices.Sorted(maps.Keys(tv)), ", "))
-			return
+			return fmt.Errorf("decision.categories has unknown key %v (want %s)", k, strings.Join(slices.Sorted(maps.Keys(tv)), ", "))
 		}
-		err = decodeCategory(&d, string(name), c.Value, dst)
+		return decodeCategory(&d, name, c.Value, dst)
 	})
 	return d, err
 }
 
 // decodeCategory adds one category's judgements to d and sets its claim.
 func decodeCategory(d *Decision, name string, v ast.Value, claim *int8) error {
-	co, ok := v.(ast.Object)
-	if !ok {
-		return fmt.Errorf("decision.categories.%s is %s, want an object", name, typeName(v))
-	}
 	var affirm int64
 	var js *ast.Array
-	var err error
-	co.Foreach(func(k, x *ast.Term) {
-		if err != nil {
-			return
-		}
-		switch key, _ := k.Value.(ast.String); key {
+	err := members("decision.categories."+name, v, func(key string, k, x *ast.Term) error {
+		switch key {
 		case "affirm":
 			n, ok := x.Value.(ast.Number)
 			if !ok {
-				err = fmt.Errorf("decision.categories.%s.affirm is %s, want an integer", name, typeName(x.Value))
-				return
+				return fmt.Errorf("decision.categories.%s.affirm is %s, want an integer", name, typeName(x.Value))
 			}
 			if affirm, ok = n.Int64(); !ok || affirm < 2 || affirm > 31 {
-				err = fmt.Errorf("decision.categories.%s.affirm is %s, want an affirming claim value, 2 to 31", name, n)
+				return fmt.Errorf("decision.categories.%s.affirm is %s, want an affirming claim value, 2 to 31", name, n)
 			}
 		case "judgements":
+			var ok bool
 			if js, ok = x.Value.(*ast.Array); !ok {
-				err = fmt.Errorf("decision.categories.%s.judgements is %s, want an array", name, typeName(x.Value))
+				return fmt.Errorf("decision.categories.%s.judgements is %s, want an array", name, typeName(x.Value))
 			}
 		default:
-			err = fmt.Errorf("decision.categories.%s has unknown key %v (want judgements, affirm)", name, k)
+			return fmt.Errorf("decision.categories.%s has unknown key %v (want judgements, affirm)", name, k)
 		}
+		return nil
 	})
 	if err != nil || js == nil || js.Len() == 0 {
 		return err
@@ -188,80 +167,57 @@ func status(what string, v ast.Value) (attest.Status, error) {
 
 func decodeVector(v ast.Value) (TrustVector, error) {
 	var tv TrustVector
-	obj, ok := v.(ast.Object)
-	if !ok {
-		return tv, fmt.Errorf("decision.trust_vector is %s, want an object", typeName(v))
-	}
-	fields := map[string]*int8{
-		"instance_identity": &tv.InstanceIdentity, "configuration": &tv.Configuration,
-		"executables": &tv.Executables, "file_system": &tv.FileSystem, "hardware": &tv.Hardware,
-		"runtime_opaque": &tv.RuntimeOpaque, "storage_opaque": &tv.StorageOpaque, "sourced_data": &tv.SourcedData,
-	}
-	var err error
-	obj.Foreach(func(k, x *ast.Term) {
-		if err != nil {
-			return
-		}
-		ks, _ := k.Value.(ast.String)
-		p, ok := fields[string(ks)]
+	fields := vectorFields(&tv)
+	err := members("decision.trust_vector", v, func(ks string, k, x *ast.Term) error {
+		p, ok := fields[ks]
 		if !ok {
-			err = fmt.Errorf("decision.trust_vector has unknown key %v (want %s)", k, strings.Join(slices.Sorted(maps.Keys(fields)), ", "))
-			return
+			return fmt.Errorf("decision.trust_vector has unknown key %v (want %s)", k, strings.Join(slices.Sorted(maps.Keys(fields)), ", "))
 		}
 		n, ok := x.Value.(ast.Number)
 		if !ok {
-			err = fmt.Errorf("decision.trust_vector.%s is %s, want an integer", ks, typeName(x.Value))
-			return
+			return fmt.Errorf("decision.trust_vector.%s is %s, want an integer", ks, typeName(x.Value))
 		}
 		i, ok := n.Int64()
 		if !ok || i < -128 || i > 127 {
-			err = fmt.Errorf("decision.trust_vector.%s is %s, want an integer from -128 to 127", ks, n)
-			return
+			return fmt.Errorf("decision.trust_vector.%s is %s, want an integer from -128 to 127", ks, n)
 		}
 		*p = int8(i)
+		return nil
 	})
 	return tv, err
 }
 
 func decodeReason(v ast.Value) (Reason, error) {
 	var r Reason
-	obj, ok := v.(ast.Object)
-	if !ok {
-		return r, fmt.Errorf("%s, want an object", typeName(v))
-	}
-	var err error
-	obj.Foreach(func(k, x *ast.Term) {
-		if err != nil {
-			return
-		}
-		key, _ := k.Value.(ast.String)
+	err := members("", v, func(key string, k, x *ast.Term) error {
 		switch key {
 		case "rule":
-			err = str(string(key), x, &r.Rule)
+			return str(key, x, &r.Rule)
 		case "claim":
-			err = str(string(key), x, &r.Claim)
+			return str(key, x, &r.Claim)
 		case "found":
-			err = str(string(key), x, &r.Found)
+			return str(key, x, &r.Found)
 		case "message":
-			err = str(string(key), x, &r.Message)
+			return str(key, x, &r.Message)
 		case "status":
+			var err error
 			r.Status, err = status("status", x.Value)
+			return err
 		case "allowed":
 			arr, ok := x.Value.(*ast.Array)
 			if !ok {
-				err = fmt.Errorf("allowed is %s, want an array", typeName(x.Value))
-				return
+				return fmt.Errorf("allowed is %s, want an array", typeName(x.Value))
 			}
 			r.Allowed = make([]AllowedValue, arr.Len())
 			for i := range arr.Len() {
+				var err error
 				if r.Allowed[i], err = decodeAllowed(arr.Elem(i).Value); err != nil {
-					err = fmt.Errorf("allowed[%d]: %v", i, err)
-					return
+					return fmt.Errorf("allowed[%d]: %v", i, err)
 				}
 			}
-		default:
-			err = fmt.Errorf("reason has unknown key %v (want rule, claim, found, allowed, status, message)", k)
+			return nil
 		}
+		return fmt.Errorf("reason has unknown key %v (want rule, claim, found, allowed, status, message)", k)
 	})
 	return r, err
 }
@@ -271,50 +227,62 @@ func decodeReason(v ast.Value) (Reason, error) {
 // ignored).
 func decodeAllowed(v ast.Value) (AllowedValue, error) {
 	var a AllowedValue
-	obj, ok := v.(ast.Object)
-	if !ok {
-		return a, fmt.Errorf("%s, want an object", typeName(v))
-	}
-	var err error
-	obj.Foreach(func(k, x *ast.Term) {
-		if err != nil {
-			return
-		}
-		key, _ := k.Value.(ast.String)
+	err := members("", v, func(key string, k, x *ast.Term) error {
 		switch key {
 		case "value":
-			err = str(string(key), x, &a.Value)
+			return str(key, x, &a.Value)
 		case "id":
-			err = str(string(key), x, &a.RefID)
+			return str(key, x, &a.RefID)
 		case "provenance":
-			p, ok := x.Value.(ast.Object)
-			if !ok {
-				err = fmt.Errorf("provenance is %s, want an object", typeName(x.Value))
-				return
-			}
-			p.Foreach(func(k, x *ast.Term) {
-				if err != nil {
-					return
-				}
-				key, _ := k.Value.(ast.String)
+			return members("provenance", x.Value, func(key string, k, x *ast.Term) error {
 				switch key {
 				case "author":
-					err = str("provenance.author", x, &a.Provenance.Author)
+					return str("provenance.author", x, &a.Provenance.Author)
 				case "source":
-					err = str("provenance.source", x, &a.Provenance.Source)
+					return str("provenance.source", x, &a.Provenance.Source)
 				case "note":
-					err = str("provenance.note", x, &a.Provenance.Note)
-				default:
-					err = fmt.Errorf("provenance has unknown key %v (want author, source, note)", k)
+					return str("provenance.note", x, &a.Provenance.Note)
 				}
+				return fmt.Errorf("provenance has unknown key %v (want author, source, note)", k)
 			})
 		case "state", "version", "workload", "not_before", "not_after":
 			// A reference value entry of the input, passed as it is.
-		default:
-			err = fmt.Errorf("allowed value has unknown key %v (want value, id, provenance)", k)
+			return nil
 		}
+		return fmt.Errorf("allowed value has unknown key %v (want value, id, provenance)", k)
 	})
 	return a, err
+}
+
+// members calls f with each key and value of the object v, in key order,
+// until f fails. what names v in the error when v is not an object
+// (empty: the error names only the type, for a caller that adds the
+// path).
+func members(what string, v ast.Value, f func(key string, k, x *ast.Term) error) error {
+	obj, ok := v.(ast.Object)
+	if !ok {
+		if what == "" {
+			return fmt.Errorf("%s, want an object", typeName(v))
+		}
+		return fmt.Errorf("%s is %s, want an object", what, typeName(v))
+	}
+	var err error
+	obj.Foreach(func(k, x *ast.Term) {
+		if err == nil {
+			key, _ := k.Value.(ast.String)
+			err = f(string(key), k, x)
+		}
+	})
+	return err
+}
+
+// vectorFields maps the trust vector's category names to its fields.
+func vectorFields(tv *TrustVector) map[string]*int8 {
+	return map[string]*int8{
+		"instance_identity": &tv.InstanceIdentity, "configuration": &tv.Configuration,
+		"executables": &tv.Executables, "file_system": &tv.FileSystem, "hardware": &tv.Hardware,
+		"runtime_opaque": &tv.RuntimeOpaque, "storage_opaque": &tv.StorageOpaque, "sourced_data": &tv.SourcedData,
+	}
 }
 
 func str(what string, x *ast.Term, dst *string) error {
