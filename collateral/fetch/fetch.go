@@ -437,3 +437,27 @@ func size(n int64) string {
 	}
 	return fmt.Sprintf("%d bytes", n)
 }
+
+// Lazy keeps the Fetcher a client makes from its own settings when it was
+// given none: made on first use, kept while the settings stay the same
+// (request coalescing and the per-host limit need one Fetcher), made
+// again when they change. The zero Lazy is ready; it is safe for
+// concurrent use.
+type Lazy struct {
+	mu sync.Mutex
+	f  *Fetcher
+}
+
+// For returns the Fetcher for these settings; a zero timeout is
+// DefaultTimeout.
+func (l *Lazy) For(client *http.Client, timeout time.Duration, logger *slog.Logger, maxBody int64, observe func(host string, status int, err error, d time.Duration)) *Fetcher {
+	if timeout == 0 {
+		timeout = DefaultTimeout
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if f := l.f; f == nil || f.Client != client || f.Timeout != timeout || f.Logger != logger || f.MaxBody != maxBody || (f.Observe == nil) != (observe == nil) {
+		l.f = &Fetcher{Client: client, Timeout: timeout, Logger: logger, MaxBody: maxBody, Observe: observe}
+	}
+	return l.f
+}

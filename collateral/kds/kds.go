@@ -34,7 +34,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/assay-dev/assay/collateral/fetch"
@@ -96,8 +95,7 @@ type Client struct {
 	// a CRL it uses may be (attest.Freshness).
 	Stale diskcache.StalePolicy
 
-	mu         sync.Mutex
-	fetcher    *fetch.Fetcher // the default Fetcher, made on first use
+	fetcher    fetch.Lazy // the default Fetcher, made on first use
 	misses     fetch.Group[[]byte]
 	revalidate diskcache.Revalidator
 }
@@ -353,16 +351,7 @@ func (c *Client) fetcherFor() *fetch.Fetcher {
 	if c.Fetcher != nil {
 		return c.Fetcher
 	}
-	timeout := c.Timeout
-	if timeout == 0 {
-		timeout = 20 * time.Second
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if f := c.fetcher; f == nil || f.Client != c.HTTP || f.Timeout != timeout || f.Logger != c.Logger || (f.Observe == nil) != (c.Observe == nil) {
-		c.fetcher = &fetch.Fetcher{Client: c.HTTP, Timeout: timeout, Logger: c.Logger, MaxBody: maxBody, Observe: c.Observe}
-	}
-	return c.fetcher
+	return c.fetcher.For(c.HTTP, c.Timeout, c.Logger, maxBody, c.Observe)
 }
 
 // download GETs u from KDS and returns the body.

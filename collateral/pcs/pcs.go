@@ -43,7 +43,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/assay-dev/assay/collateral/fetch"
@@ -137,8 +136,7 @@ type Client struct {
 	// a document it uses may be (attest.Freshness).
 	Stale diskcache.StalePolicy
 
-	mu         sync.Mutex
-	fetcher    *fetch.Fetcher // the default Fetcher, made on first use
+	fetcher    fetch.Lazy // the default Fetcher, made on first use
 	misses     fetch.Group[document]
 	revalidate diskcache.Revalidator
 }
@@ -443,16 +441,7 @@ func (c *Client) fetcherFor() *fetch.Fetcher {
 	if c.Fetcher != nil {
 		return c.Fetcher
 	}
-	timeout := c.Timeout
-	if timeout == 0 {
-		timeout = 20 * time.Second
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if f := c.fetcher; f == nil || f.Client != c.HTTP || f.Timeout != timeout || f.Logger != c.Logger || (f.Observe == nil) != (c.Observe == nil) {
-		c.fetcher = &fetch.Fetcher{Client: c.HTTP, Timeout: timeout, Logger: c.Logger, MaxBody: maxBody, Observe: c.Observe}
-	}
-	return c.fetcher
+	return c.fetcher.For(c.HTTP, c.Timeout, c.Logger, maxBody, c.Observe)
 }
 
 // download GETs r.url and returns the body and, if r reads one, the
