@@ -812,17 +812,9 @@ func writeNew(name string, mode os.FileMode, b []byte) error {
 }
 
 func readPrivateKey(path string) (ed25519.PrivateKey, error) {
-	b, err := os.ReadFile(path)
+	k, err := readPEMKey(path, "PRIVATE KEY", "PKCS#8", x509.ParsePKCS8PrivateKey)
 	if err != nil {
 		return nil, err
-	}
-	blk, _ := pem.Decode(b)
-	if blk == nil || blk.Type != "PRIVATE KEY" {
-		return nil, fmt.Errorf("%s is not a PEM PRIVATE KEY (PKCS#8)", path)
-	}
-	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
 	}
 	priv, ok := k.(ed25519.PrivateKey)
 	if !ok {
@@ -832,21 +824,31 @@ func readPrivateKey(path string) (ed25519.PrivateKey, error) {
 }
 
 func readPublicKey(path string) (ed25519.PublicKey, error) {
-	b, err := os.ReadFile(path)
+	k, err := readPEMKey(path, "PUBLIC KEY", "PKIX", x509.ParsePKIXPublicKey)
 	if err != nil {
 		return nil, err
-	}
-	blk, _ := pem.Decode(b)
-	if blk == nil || blk.Type != "PUBLIC KEY" {
-		return nil, fmt.Errorf("%s is not a PEM PUBLIC KEY (PKIX)", path)
-	}
-	k, err := x509.ParsePKIXPublicKey(blk.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
 	}
 	pub, ok := k.(ed25519.PublicKey)
 	if !ok {
 		return nil, fmt.Errorf("%s holds a %T, want an Ed25519 key", path, k)
 	}
 	return pub, nil
+}
+
+// readPEMKey reads the first PEM block of a file, which must be of type
+// typ, and parses it.
+func readPEMKey(path, typ, form string, parse func([]byte) (any, error)) (any, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil || blk.Type != typ {
+		return nil, fmt.Errorf("%s is not a PEM %s (%s)", path, typ, form)
+	}
+	k, err := parse(blk.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	return k, nil
 }
