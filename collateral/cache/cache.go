@@ -116,27 +116,16 @@ func (it Item) URL(u URLs) string {
 }
 
 // Validity is a document's lifetime as its own fields give it.
-type Validity struct {
-	// Until is when the document stops being usable.
-	Until time.Time `json:"until"`
-	// Bound names Until: "notAfter" (certificates) or "nextUpdate" (CRLs,
-	// TCB info, QE identity).
-	Bound string `json:"bound"`
-}
-
-// Expired reports whether the document is past Until at t.
-func (v Validity) Expired(t time.Time) bool { return t.After(v.Until) }
+type Validity = diskcache.Validity
 
 // Validate checks that b is the document it names, genuine up to the
 // embedded vendor roots (kds.Validate, pcs.Validate). Time is not judged.
 func (it Item) Validate(b []byte) (Validity, error) {
 	switch it.Source {
 	case SourceKDS:
-		v, err := kds.Validate(it.KDS, b)
-		return Validity{Until: v.Until, Bound: v.Bound}, err
+		return kds.Validate(it.KDS, b)
 	case SourcePCS:
-		v, err := pcs.Validate(it.PCS, b)
-		return Validity{Until: v.Until, Bound: v.Bound}, err
+		return pcs.Validate(it.PCS, b)
 	}
 	return Validity{}, fmt.Errorf("%w: unknown source %q", ErrUnknown, it.Source)
 }

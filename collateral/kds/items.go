@@ -11,8 +11,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
+	"github.com/assay-dev/assay/internal/diskcache"
 	"github.com/assay-dev/assay/verifier/sevsnp"
 )
 
@@ -258,14 +258,10 @@ func (c *Client) Fetch(ctx context.Context, d Document) error {
 	return err
 }
 
-// Validity is what Validate learned about a document's lifetime.
-type Validity struct {
-	// Until is when the document stops being usable: the certificate's
-	// notAfter (the earliest, for a chain), or the CRL's nextUpdate.
-	Until time.Time
-	// Bound names Until: "notAfter" or "nextUpdate".
-	Bound string
-}
+// Validity is what Validate learned about a document's lifetime: the
+// certificate's notAfter (the earliest, for a chain), or the CRL's
+// nextUpdate.
+type Validity = diskcache.Validity
 
 // Validate checks that b is the document d names and that it chains to
 // the AMD roots embedded in package sevsnp: a VCEK for exactly this chip

@@ -11,9 +11,9 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/assay-dev/assay/internal/dcap"
+	"github.com/assay-dev/assay/internal/diskcache"
 )
 
 // ErrInvalid wraps every reason Validate refuses a document, and every
@@ -207,14 +207,9 @@ func (c *Client) Fetch(ctx context.Context, d Document) error {
 	return err
 }
 
-// Validity is what Validate learned about a document's lifetime.
-type Validity struct {
-	// Until is the document's nextUpdate: after it the document proves
-	// nothing.
-	Until time.Time
-	// Bound names Until: "nextUpdate".
-	Bound string
-}
+// Validity is what Validate learned about a document's lifetime: its
+// nextUpdate, after which the document proves nothing.
+type Validity = diskcache.Validity
 
 // Validate checks that b, a cache file's content, is the document d names
 // and that its signature verifies up to the Intel SGX Root CA embedded in

@@ -262,3 +262,17 @@ func Refreshing(ctx context.Context) bool {
 	v, _ := ctx.Value(refreshKey{}).(bool)
 	return v
 }
+
+// Validity is a cached document's lifetime as its own fields give it
+// (collateral's Validate functions return it).
+type Validity struct {
+	// Until is when the document stops being usable: a certificate's
+	// notAfter (the earliest, for a chain), or the nextUpdate of a CRL,
+	// TCB info or QE identity.
+	Until time.Time `json:"until"`
+	// Bound names Until: "notAfter" or "nextUpdate".
+	Bound string `json:"bound"`
+}
+
+// Expired reports whether the document is past Until at t.
+func (v Validity) Expired(t time.Time) bool { return t.After(v.Until) }
