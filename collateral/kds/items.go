@@ -378,21 +378,11 @@ func validateChain(d Document, b []byte, ark *x509.Certificate) (Validity, error
 }
 
 func validateCRL(d Document, b []byte, ark *x509.Certificate) (Validity, error) {
-	crl, err := x509.ParseRevocationList(b)
+	v, err := diskcache.ValidateCRL(b, ark)
 	if err != nil {
-		return Validity{}, fmt.Errorf("%w: %s CRL: not a DER CRL: %v", ErrInvalid, d, err)
+		return Validity{}, fmt.Errorf("%w: %s CRL: %v", ErrInvalid, d, err)
 	}
-	// ParseRevocationList ignores bytes after the CRL.
-	if len(crl.Raw) != len(b) {
-		return Validity{}, fmt.Errorf("%w: %s CRL: %d bytes after the CRL", ErrInvalid, d, len(b)-len(crl.Raw))
-	}
-	if !bytes.Equal(crl.RawIssuer, ark.RawSubject) {
-		return Validity{}, fmt.Errorf("%w: %s CRL is issued by %q, want %s", ErrInvalid, d, crl.Issuer.CommonName, ark.Subject.CommonName)
-	}
-	if err := crl.CheckSignatureFrom(ark); err != nil {
-		return Validity{}, fmt.Errorf("%w: %s CRL does not verify with the embedded %s: %v", ErrInvalid, d, ark.Subject.CommonName, err)
-	}
-	return Validity{Until: crl.NextUpdate, Bound: "nextUpdate"}, nil
+	return v, nil
 }
 
 // embeddedARK is the product's trusted root.

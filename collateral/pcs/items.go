@@ -310,18 +310,9 @@ func validateSigned(d Document, b []byte, root *x509.Certificate) (Validity, err
 }
 
 func validateCRL(d Document, b []byte, issuer *x509.Certificate) (Validity, error) {
-	crl, err := x509.ParseRevocationList(b)
+	v, err := diskcache.ValidateCRL(b, issuer)
 	if err != nil {
-		return Validity{}, fmt.Errorf("%w: %s: not a DER CRL: %v", ErrInvalid, d, err)
+		return Validity{}, fmt.Errorf("%w: %s: %v", ErrInvalid, d, err)
 	}
-	if len(crl.Raw) != len(b) {
-		return Validity{}, fmt.Errorf("%w: %s: %d bytes after the CRL", ErrInvalid, d, len(b)-len(crl.Raw))
-	}
-	if !bytes.Equal(crl.RawIssuer, issuer.RawSubject) {
-		return Validity{}, fmt.Errorf("%w: %s: the CRL is issued by %q, want %q", ErrInvalid, d, crl.Issuer.CommonName, issuer.Subject.CommonName)
-	}
-	if err := crl.CheckSignatureFrom(issuer); err != nil {
-		return Validity{}, fmt.Errorf("%w: %s: the CRL does not verify with the embedded %s: %v", ErrInvalid, d, issuer.Subject.CommonName, err)
-	}
-	return Validity{Until: crl.NextUpdate, Bound: "nextUpdate"}, nil
+	return v, nil
 }

@@ -4,8 +4,10 @@
 package diskcache
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -276,3 +278,24 @@ type Validity struct {
 
 // Expired reports whether the document is past Until at t.
 func (v Validity) Expired(t time.Time) bool { return t.After(v.Until) }
+
+// ValidateCRL checks that b is exactly one DER CRL issued and signed by
+// issuer, and returns its nextUpdate. Errors say what is wrong; callers
+// wrap them with the document's name.
+func ValidateCRL(b []byte, issuer *x509.Certificate) (Validity, error) {
+	crl, err := x509.ParseRevocationList(b)
+	if err != nil {
+		return Validity{}, fmt.Errorf("not a DER CRL: %v", err)
+	}
+	// ParseRevocationList ignores bytes after the CRL.
+	if len(crl.Raw) != len(b) {
+		return Validity{}, fmt.Errorf("%d bytes after the CRL", len(b)-len(crl.Raw))
+	}
+	if !bytes.Equal(crl.RawIssuer, issuer.RawSubject) {
+		return Validity{}, fmt.Errorf("the CRL is issued by %q, want %q", crl.Issuer.CommonName, issuer.Subject.CommonName)
+	}
+	if err := crl.CheckSignatureFrom(issuer); err != nil {
+		return Validity{}, fmt.Errorf("the CRL does not verify with the embedded %s: %v", issuer.Subject.CommonName, err)
+	}
+	return Validity{Until: crl.NextUpdate, Bound: "nextUpdate"}, nil
+}
