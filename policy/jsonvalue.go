@@ -204,18 +204,12 @@ func (p *jsonParser) object(depth int) (any, error) {
 			return nil, err
 		}
 		obj[k] = v
-		p.space()
-		if p.i >= len(p.b) {
-			return nil, errJSONEnd
+		done, err := p.after('}')
+		if err != nil {
+			return nil, err
 		}
-		switch p.b[p.i] {
-		case ',':
-			p.i++
-		case '}':
-			p.i++
+		if done {
 			return obj, nil
-		default:
-			return nil, fmt.Errorf("json: want ',' or '}' at offset %d", p.i)
 		}
 	}
 }
@@ -234,18 +228,30 @@ func (p *jsonParser) array(depth int) (any, error) {
 			return nil, err
 		}
 		elems = append(elems, v)
-		p.space()
-		if p.i >= len(p.b) {
-			return nil, errJSONEnd
+		done, err := p.after(']')
+		if err != nil {
+			return nil, err
 		}
-		switch p.b[p.i] {
-		case ',':
-			p.i++
-		case ']':
-			p.i++
+		if done {
 			return elems, nil
-		default:
-			return nil, fmt.Errorf("json: want ',' or ']' at offset %d", p.i)
 		}
 	}
+}
+
+// after reads what follows a member or element: ',' (more follow) or
+// the closing bracket (done).
+func (p *jsonParser) after(closing byte) (done bool, err error) {
+	p.space()
+	if p.i >= len(p.b) {
+		return false, errJSONEnd
+	}
+	switch p.b[p.i] {
+	case ',':
+		p.i++
+		return false, nil
+	case closing:
+		p.i++
+		return true, nil
+	}
+	return false, fmt.Errorf("json: want ',' or '%c' at offset %d", closing, p.i)
 }
