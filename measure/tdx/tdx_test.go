@@ -2,9 +2,13 @@ package tdx
 
 import (
 	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
+	"io"
 	"os"
 	"testing"
 
@@ -52,8 +56,8 @@ func TestParseTDVFEdk2(t *testing.T) {
 
 // referenceMRTD spells the record stream out for the per-page order,
 // straight from the TDX module's description of the two operations, as a
-// check on MRTD's bookkeeping. It is not an independent measurement: no
-// published MRTD for a TDVF image small enough to ship was found.
+// check on MRTD's bookkeeping over synthetic images; TestMRTDKnownValues
+// holds MRTD to values computed by other implementations.
 func referenceMRTD(t *TDVF) [DigestSize]byte {
 	var stream []byte
 	rec := func(op string, gpa uint64) {
@@ -231,6 +235,90 @@ func BenchmarkMRTD(b *testing.B) {
 	for b.Loop() {
 		if _, err := MRTD(td, OrderPerPage); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// debianOVMF is Debian bookworm's OVMF.fd (see testdata/README.md).
+func debianOVMF(t testing.TB) []byte {
+	t.Helper()
+	f, err := os.Open("testdata/debian-ovmf-2022.11-6+deb12u2.fd.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum := sha256.Sum256(img); hex.EncodeToString(sum[:]) != "7b456907dd0786d415999e801a1ac4637b8ed4d7cf5378cfc6edbe5e574dd773" {
+		t.Fatalf("OVMF.fd has SHA-256 %x, not the image the expected values were computed from", sum)
+	}
+	return img
+}
+
+// TestMRTDKnownValues reproduces the MRTD that two independent
+// implementations compute for a real, published TDVF image, in both page
+// orders; the values and their sources are in testdata/README.md.
+func TestMRTDKnownValues(t *testing.T) {
+	img := debianOVMF(t)
+	td, err := ParseTDVF(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		order  Order
+		want   string
+		source string
+	}{
+		{OrderPerPage, "4c7206f0f483c524f12c366c711e9049030a8d47c471ee5aa9c4999a08de4057fb887fed0744d5631a212967fb231c47", "google/gce-tcb-verifier tdx.MRTD @74582c0"},
+		{OrderPerSection, "acccbcc870a381adab0d3919d90a7f268ac3b0364771f202ed4bb4e892d045b33db3b32e6924cba830a724eed443f7e1", "quex-tech/td-report-web reproduceMrtd @d857138"},
+	} {
+		got, err := MRTD(td, c.order)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hex.EncodeToString(got[:]) != c.want {
+			t.Errorf("order %v: MRTD %x, %s computes %s", c.order, got, c.source, c.want)
+		}
+	}
+
+	// One byte of the extended BFV changes the MRTD; one byte of the CFV
+	// (added, not extended) does not.
+	want, _ := MRTD(td, OrderPerPage)
+	var bfv, cfv *Section
+	for i := range td.Sections {
+		switch td.Sections[i].Type {
+		case SectionBFV:
+			bfv = &td.Sections[i]
+		case SectionCFV:
+			cfv = &td.Sections[i]
+		}
+	}
+	if bfv == nil || cfv == nil {
+		t.Fatalf("no BFV or CFV section: %+v", td.Sections)
+	}
+	for _, c := range []struct {
+		name    string
+		off     uint32
+		changes bool
+	}{
+		{"bfv byte", bfv.DataOffset + bfv.RawDataSize/2, true},
+		{"cfv byte", cfv.DataOffset + 100, false},
+	} {
+		mod := bytes.Clone(img)
+		mod[c.off] ^= 0x01
+		td2, err := ParseTDVF(mod)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		got, _ := MRTD(td2, OrderPerPage)
+		if (got != want) != c.changes {
+			t.Errorf("%s: MRTD %x (was %x), want changed=%v", c.name, got, want, c.changes)
 		}
 	}
 }
