@@ -118,6 +118,41 @@ func Skip(name, format string, a ...any) Check {
 	return Check{Name: name, OK: true, Skipped: true, Detail: fmt.Sprintf(format, a...)}
 }
 
+// Checks collects the checks of one appraisal step in the order they run
+// and keeps the first failure's error, so that a step runs every check and
+// still returns the error a caller branches on.
+type Checks struct {
+	List []Check
+	// Err is the error of the first failed check, nil while none failed.
+	Err error
+}
+
+// Pass appends a passed check.
+func (c *Checks) Pass(name, format string, a ...any) {
+	c.List = append(c.List, Pass(name, format, a...))
+}
+
+// Skip appends a check that could not run.
+func (c *Checks) Skip(name, format string, a ...any) {
+	c.List = append(c.List, Skip(name, format, a...))
+}
+
+// Fail appends a failed check and remembers err if it is the first.
+func (c *Checks) Fail(name string, err error) {
+	c.List = append(c.List, Fail(name, err))
+	if c.Err == nil {
+		c.Err = err
+	}
+}
+
+// Merge appends the checks of a sub-step and its error, if it is the first.
+func (c *Checks) Merge(list []Check, err error) {
+	c.List = append(c.List, list...)
+	if err != nil && c.Err == nil {
+		c.Err = err
+	}
+}
+
 // Coverage says what the evidence, once verified, proves about the
 // workload and what it does not. It is part of every result so that a
 // verdict is never read as more than it is.

@@ -79,3 +79,27 @@ func TestResultJSON(t *testing.T) {
 		t.Errorf("a warning check does not say so: %s", b)
 	}
 }
+
+func TestChecksKeepsFirstFailure(t *testing.T) {
+	first, second := errors.New("first"), errors.New("second")
+	var c Checks
+	c.Pass("a", "ok %d", 1)
+	c.Merge([]Check{Pass("b", "sub")}, nil)
+	c.Skip("c", "no input")
+	if c.Err != nil {
+		t.Fatalf("Err = %v with no failure", c.Err)
+	}
+	c.Fail("d", first)
+	c.Merge([]Check{Fail("e", second)}, second)
+	c.Fail("f", second)
+	if c.Err != first {
+		t.Errorf("Err = %v, want the first failure", c.Err)
+	}
+	var names []string
+	for _, ch := range c.List {
+		names = append(names, ch.Name)
+	}
+	if got := strings.Join(names, ","); got != "a,b,c,d,e,f" {
+		t.Errorf("checks in order %s", got)
+	}
+}

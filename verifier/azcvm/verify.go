@@ -75,16 +75,9 @@ func Verify(ctx context.Context, ev *Evidence, o Options) (any, []attest.Check, 
 	if o.Now != nil {
 		now = o.Now
 	}
-	var checks []attest.Check
-	var first error
-	fail := func(name string, err error) {
-		checks = append(checks, attest.Fail(name, err))
-		if first == nil {
-			first = err
-		}
-	}
+	var checks attest.Checks
 	h := ev.HCL
-	checks = append(checks, attest.Pass("hcl.parse", "%s: HCL report version %d, %s report, %d bytes of runtime data with AK %q (%d-bit RSA)", ev.Format, h.Version, reportName(h.ReportType), len(h.RuntimeData), AKKeyID, h.Runtime.AK.N.BitLen()))
+	checks.Pass("hcl.parse", "%s: HCL report version %d, %s report, %d bytes of runtime data with AK %q (%d-bit RSA)", ev.Format, h.Version, reportName(h.ReportType), len(h.RuntimeData), AKKeyID, h.Runtime.AK.N.BitLen())
 
 	az := newAzureClaims(h)
 	var claims any
@@ -94,10 +87,7 @@ func Verify(ctx context.Context, ev *Evidence, o Options) (any, []attest.Check, 
 	switch h.ReportType {
 	case ReportTypeSNP:
 		c, rd, cs, err := verifySNP(ctx, ev, o, now)
-		checks = append(checks, cs...)
-		if err != nil && first == nil {
-			first = err
-		}
+		checks.Merge(cs, err)
 		reportData, hwOK = rd, err == nil
 		sc := &SNPClaims{Claims: c, Azure: az}
 		claims = sc
@@ -106,10 +96,7 @@ func Verify(ctx context.Context, ev *Evidence, o Options) (any, []attest.Check, 
 		}
 	case ReportTypeTDX:
 		c, rd, cs, err := verifyTDX(ctx, ev, o, now)
-		checks = append(checks, cs...)
-		if err != nil && first == nil {
-			first = err
-		}
+		checks.Merge(cs, err)
 		reportData, hwOK = rd, err == nil
 		tc := &TDXClaims{Claims: c, Azure: az}
 		claims = tc
@@ -126,13 +113,13 @@ func Verify(ctx context.Context, ev *Evidence, o Options) (any, []attest.Check, 
 	// the AK, the VM configuration and the user data in it come from
 	// the paravisor inside the TEE.
 	if reportData == nil {
-		fail("hcl.binding", fmt.Errorf("%w: no hardware REPORT_DATA to compare with the runtime data", ErrBinding))
+		checks.Fail("hcl.binding", fmt.Errorf("%w: no hardware REPORT_DATA to compare with the runtime data", ErrBinding))
 	} else if err := checkBinding(h, reportData); err != nil {
-		fail("hcl.binding", err)
+		checks.Fail("hcl.binding", err)
 	} else {
-		checks = append(checks, attest.Pass("hcl.binding", "REPORT_DATA[0:%d] of the %s report equals %s of the %d bytes of HCL runtime data (%s): the AK, VM configuration and user data come from the paravisor inside the TEE", hashLen(h.HashType), reportName(h.ReportType), hashName(h.HashType), len(h.RuntimeData), az.RuntimeDataSHA256))
+		checks.Pass("hcl.binding", "REPORT_DATA[0:%d] of the %s report equals %s of the %d bytes of HCL runtime data (%s): the AK, VM configuration and user data come from the paravisor inside the TEE", hashLen(h.HashType), reportName(h.ReportType), hashName(h.HashType), len(h.RuntimeData), az.RuntimeDataSHA256)
 	}
-	bound := hwOK && first == nil
+	bound := hwOK && checks.Err == nil
 	if bound {
 		az.AKPub.VouchedBy = append(az.AKPub.VouchedBy, "hcl.binding")
 	}
@@ -140,13 +127,13 @@ func Verify(ctx context.Context, ev *Evidence, o Options) (any, []attest.Check, 
 	// vtpm.ak_certificate: Microsoft's vTPM CA as a second anchor.
 	a := anchors{bound: bound}
 	if c := o.AKCertificate; c == nil {
-		checks = append(checks, attest.Skip("vtpm.ak_certificate", "no AK certificate (vTPM NV index 0x%08x) was supplied: the AK is vouched for by hcl.binding alone", AKCertNVIndex))
+		checks.Skip("vtpm.ak_certificate", "no AK certificate (vTPM NV index 0x%08x) was supplied: the AK is vouched for by hcl.binding alone", AKCertNVIndex)
 	} else if detail, err := checkAKCertificate(c, h.Runtime.AK, o.AKIntermediates, o.AKRoots, now()); err != nil {
 		a.certFailed = true
-		fail("vtpm.ak_certificate", err)
+		checks.Fail("vtpm.ak_certificate", err)
 	} else {
 		a.cert = true
-		checks = append(checks, attest.Pass("vtpm.ak_certificate", "%s", detail))
+		checks.Pass("vtpm.ak_certificate", "%s", detail)
 		az.AKPub.VouchedBy = append(az.AKPub.VouchedBy, "vtpm.ak_certificate")
 		az.AKPub.Certificate = &tpm.CertClaims{Subject: c.Subject.String(), Issuer: c.Issuer.String(), Serial: fmt.Sprintf("%#x", c.SerialNumber), NotAfter: c.NotAfter.UTC().Format(time.RFC3339)}
 	}
@@ -155,26 +142,23 @@ func Verify(ctx context.Context, ev *Evidence, o Options) (any, []attest.Check, 
 	var pcrs tpm.PCRs
 	var log *tcg.Log
 	if ev.Quote == nil {
-		checks = append(checks,
+		checks.List = append(checks.List,
 			attest.Skip("vtpm.signature", "no vTPM quote: the evidence is a bare HCL report; the AK is bound but nothing it signed was supplied"),
 			attest.Skip("vtpm.pcr_digest", "no vTPM quote: no PCR values are attested"),
 			attest.Skip("nonce", "no vTPM quote, so no extraData to compare; REPORT_DATA carries the runtime data hash, not a nonce: the evidence may be a replay"),
 			attest.Skip("vtpm.eventlog.replay", "no vTPM quote: no PCR values to replay an event log against"))
 	} else {
 		p, l, cs, err := verifyQuote(ev.Quote, h, o.Nonce, a, o.EventLog)
-		checks = append(checks, cs...)
-		if err != nil && first == nil {
-			first = err
-		}
+		checks.Merge(cs, err)
 		pcrs, log = p, l
 	}
-	checks = append(checks, policy...)
+	checks.List = append(checks.List, policy...)
 	for _, c := range policy {
-		if !c.OK && first == nil {
-			first = fmt.Errorf("%s", c.Detail)
+		if !c.OK && checks.Err == nil {
+			checks.Err = fmt.Errorf("%s", c.Detail)
 		}
 	}
-	if pcrs != nil && first == nil {
+	if pcrs != nil && checks.Err == nil {
 		var lc *tcg.Claims
 		if log != nil {
 			lc = log.Claims()
@@ -186,7 +170,7 @@ func Verify(ctx context.Context, ev *Evidence, o Options) (any, []attest.Check, 
 			c.PCRs, c.EventLog = pcrClaims(pcrs), lc
 		}
 	}
-	return claims, checks, first
+	return claims, checks.List, checks.Err
 }
 
 // anchors is what vouches for the AK: the hardware report's binding of
@@ -374,33 +358,26 @@ const maxExtraData = 2 + 64
 // replays the event log, when there is one, against the verified PCRs. a
 // says what vouches for the AK.
 func verifyQuote(tq *TPMQuote, h *HCLReport, nonce []byte, a anchors, eventLog []byte) (tpm.PCRs, *tcg.Log, []attest.Check, error) {
-	var checks []attest.Check
-	var first error
-	fail := func(name string, err error) {
-		checks = append(checks, attest.Fail(name, err))
-		if first == nil {
-			first = err
-		}
-	}
+	var checks attest.Checks
 	skipLog := func(why string) {
-		checks = append(checks, attest.Skip("vtpm.eventlog.replay", "%s", why))
+		checks.Skip("vtpm.eventlog.replay", "%s", why)
 	}
 	q, err := tpm.ParseAttest(tq.Message)
 	if err != nil {
-		fail("vtpm.signature", err)
+		checks.Fail("vtpm.signature", err)
 		skipLog("not replayed: the quote did not verify")
-		return nil, nil, checks, first
+		return nil, nil, checks.List, checks.Err
 	}
 	// Trustee carries the bare RSASSA signature; the vTPM signs quotes
 	// with its RSA AK, RSASSA-PKCS1-v1_5 over SHA-256.
 	q.Sig = &tpm2.TPMTSignature{SigAlg: tpm2.TPMAlgRSASSA, Signature: tpm2.NewTPMUSignature(tpm2.TPMAlgRSASSA, &tpm2.TPMSSignatureRSA{Hash: tpm2.TPMAlgSHA256, Sig: tpm2.TPM2BPublicKeyRSA{Buffer: tq.Signature}})}
 	ak := &tpm.AK{Key: h.Runtime.AK}
 	if err := tpm.VerifySignature(ak, q.Sig, q.Raw); err != nil {
-		fail("vtpm.signature", err)
+		checks.Fail("vtpm.signature", err)
 		skipLog("not replayed: the quote did not verify")
-		return nil, nil, checks, first
+		return nil, nil, checks.List, checks.Err
 	}
-	checks = append(checks, attest.Pass("vtpm.signature", "the vTPM quote (%d bytes of TPMS_ATTEST) is signed RSASSA-SHA256 by the runtime data's %s; %s", len(q.Raw), AKKeyID, a))
+	checks.Pass("vtpm.signature", "the vTPM quote (%d bytes of TPMS_ATTEST) is signed RSASSA-SHA256 by the runtime data's %s; %s", len(q.Raw), AKKeyID, a)
 
 	q.PCRs = tpm.PCRs{tpm2.TPMAlgSHA256: {}}
 	for i, v := range tq.PCRs {
@@ -408,36 +385,36 @@ func verifyQuote(tq *TPMQuote, h *HCLReport, nonce []byte, a anchors, eventLog [
 	}
 	pcrs, err := tpm.CheckPCRDigest(q)
 	if err != nil {
-		fail("vtpm.pcr_digest", err)
+		checks.Fail("vtpm.pcr_digest", err)
 	} else {
-		checks = append(checks, attest.Pass("vtpm.pcr_digest", "the supplied SHA-256 PCR values hash to the signed pcrDigest %s", hex.EncodeToString(q.Info.PCRDigest.Buffer)))
+		checks.Pass("vtpm.pcr_digest", "the supplied SHA-256 PCR values hash to the signed pcrDigest %s", hex.EncodeToString(q.Info.PCRDigest.Buffer))
 	}
 	got := q.Attest.ExtraData.Buffer
 	switch {
 	case nonce == nil:
-		checks = append(checks, attest.Skip("nonce", "not checked: no nonce was given; the vTPM quote may be a replay (extraData is %x)", got))
+		checks.Skip("nonce", "not checked: no nonce was given; the vTPM quote may be a replay (extraData is %x)", got)
 	case len(nonce) > maxExtraData:
-		fail("nonce", fmt.Errorf("%w: the nonce is %d bytes; a quote's extraData (TPM2B_DATA) holds at most %d, sizeof(TPMT_HA) with SHA-512 (TPM 2.0 Part 2, section 10.4.3): no vTPM quote can carry it", ErrNonce, len(nonce), maxExtraData))
+		checks.Fail("nonce", fmt.Errorf("%w: the nonce is %d bytes; a quote's extraData (TPM2B_DATA) holds at most %d, sizeof(TPMT_HA) with SHA-512 (TPM 2.0 Part 2, section 10.4.3): no vTPM quote can carry it", ErrNonce, len(nonce), maxExtraData))
 	case !bytes.Equal(got, nonce):
-		fail("nonce", fmt.Errorf("%w: vTPM quote extraData is %x, want %x", ErrNonce, got, nonce))
+		checks.Fail("nonce", fmt.Errorf("%w: vTPM quote extraData is %x, want %x", ErrNonce, got, nonce))
 	default:
-		checks = append(checks, attest.Pass("nonce", "vTPM quote extraData equals the nonce %x", nonce))
+		checks.Pass("nonce", "vTPM quote extraData equals the nonce %x", nonce)
 	}
 	var log *tcg.Log
 	switch {
 	case err != nil:
 		skipLog("not replayed: the PCR values are not the quoted ones")
-		return nil, nil, checks, first
+		return nil, nil, checks.List, checks.Err
 	case len(eventLog) == 0:
 		skipLog("no event log: the PCR values are reported, not explained (give the vTPM's binary_bios_measurements beside the evidence)")
 	default:
 		l, detail, err := replayLog(eventLog, pcrs)
 		if err != nil {
-			fail("vtpm.eventlog.replay", err)
+			checks.Fail("vtpm.eventlog.replay", err)
 		} else {
 			log = l
-			checks = append(checks, attest.Pass("vtpm.eventlog.replay", "%s", detail))
+			checks.Pass("vtpm.eventlog.replay", "%s", detail)
 		}
 	}
-	return pcrs, log, checks, first
+	return pcrs, log, checks.List, checks.Err
 }

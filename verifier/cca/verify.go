@@ -66,14 +66,7 @@ func Verify(t *Token, o Options) (*Claims, []attest.Check, error) {
 	if o.Now != nil {
 		now = o.Now
 	}
-	var checks []attest.Check
-	var first error
-	fail := func(name string, err error) {
-		checks = append(checks, attest.Fail(name, err))
-		if first == nil {
-			first = err
-		}
-	}
+	var checks attest.Checks
 
 	// realm.signature
 	rak, rakDesc, err := realmKey(t)
@@ -81,63 +74,60 @@ func Verify(t *Token, o Options) (*Claims, []attest.Check, error) {
 		var alg cose.Algorithm
 		alg, err = verifySign1(t.realmMsg, rak, "realm token", "the RAK")
 		if err == nil {
-			checks = append(checks, attest.Pass("realm.signature", "realm token COSE_Sign1 %s verifies with the RAK it carries (%s); the RAK is trusted only through the binding to the platform token", alg, rakDesc))
+			checks.Pass("realm.signature", "realm token COSE_Sign1 %s verifies with the RAK it carries (%s); the RAK is trusted only through the binding to the platform token", alg, rakDesc)
 		}
 	}
 	if err != nil {
-		fail("realm.signature", err)
+		checks.Fail("realm.signature", err)
 	}
 
 	// corim.signature (only with a signed CoRIM among the endorsements)
 	ends, sigCheck, err := verifySignedCoRIMs(o.Endorsements, o.CoRIMKeys)
 	if sigCheck != nil {
-		checks = append(checks, *sigCheck)
-		if err != nil && first == nil {
-			first = err
-		}
+		checks.Merge([]attest.Check{*sigCheck}, err)
 	}
 
 	// platform.signature, platform.endorsement
 	used, err := platformKey(t, ends, now())
 	if err != nil {
-		fail("platform.signature", err)
+		checks.Fail("platform.signature", err)
 	} else {
 		alg, _ := t.platformMsg.Headers.Protected.Algorithm()
-		checks = append(checks, attest.Pass("platform.signature", "platform token COSE_Sign1 %s verifies with the %s", alg, used.describe()))
-		checks = append(checks, endorsementCheck(used, now()))
+		checks.Pass("platform.signature", "platform token COSE_Sign1 %s verifies with the %s", alg, used.describe())
+		checks.List = append(checks.List, endorsementCheck(used, now()))
 	}
 
 	// binding
 	if err := checkBinding(t); err != nil {
-		fail("binding", err)
+		checks.Fail("binding", err)
 	} else {
 		alg, _ := t.realm.GetPubKeyHashAlgID()
-		checks = append(checks, attest.Pass("binding", "platform challenge is the %s of the realm public key claim: the platform token vouches for this RAK", alg))
+		checks.Pass("binding", "platform challenge is the %s of the realm public key claim: the platform token vouches for this RAK", alg)
 	}
 
 	// nonce
 	challenge, _ := t.realm.GetChallenge()
 	switch {
 	case o.Nonce == nil:
-		checks = append(checks, attest.Skip("nonce", "not checked: no nonce given; the token may be a replay"))
+		checks.Skip("nonce", "not checked: no nonce given; the token may be a replay")
 	case len(o.Nonce) > len(challenge):
-		fail("nonce", fmt.Errorf("%w: the nonce is %d bytes, the realm challenge %d", ErrNonce, len(o.Nonce), len(challenge)))
+		checks.Fail("nonce", fmt.Errorf("%w: the nonce is %d bytes, the realm challenge %d", ErrNonce, len(o.Nonce), len(challenge)))
 	default:
 		want := make([]byte, len(challenge))
 		copy(want, o.Nonce)
 		if !bytes.Equal(challenge, want) {
-			fail("nonce", fmt.Errorf("%w: realm challenge is %x, want %x (the nonce zero-padded to %d bytes)", ErrNonce, challenge, want, len(challenge)))
+			checks.Fail("nonce", fmt.Errorf("%w: realm challenge is %x, want %x (the nonce zero-padded to %d bytes)", ErrNonce, challenge, want, len(challenge)))
 		} else {
-			checks = append(checks, attest.Pass("nonce", "realm challenge equals the nonce (%d bytes, zero-padded to %d)", len(o.Nonce), len(challenge)))
+			checks.Pass("nonce", "realm challenge equals the nonce (%d bytes, zero-padded to %d)", len(o.Nonce), len(challenge))
 		}
 	}
 
-	if first != nil {
-		return nil, checks, first
+	if checks.Err != nil {
+		return nil, checks.List, checks.Err
 	}
 	c := NewClaims(t)
 	c.CPAK = used.claims()
-	return c, checks, nil
+	return c, checks.List, nil
 }
 
 // realmKey decodes the RAK from the realm public key claim: a raw P-384

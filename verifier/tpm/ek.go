@@ -328,42 +328,35 @@ func VerifyEK(c *x509.Certificate, o EKOptions) (*EKClaims, []attest.Check, erro
 		now = o.Now
 	}
 	at := now()
-	var checks []attest.Check
-	var first error
-	fail := func(name string, err error) {
-		checks = append(checks, attest.Fail(name, err))
-		if first == nil {
-			first = err
-		}
-	}
+	var checks attest.Checks
 	cl := &EKClaims{Certificate: certClaims(c)}
 
 	// ek.chain
 	chain, err := ekChain(c, o, at)
 	if err != nil {
-		fail("ek.chain", err)
+		checks.Fail("ek.chain", err)
 	} else {
 		for _, p := range chain[1:] {
 			cl.Chain = append(cl.Chain, p.Subject.String())
 		}
-		checks = append(checks, attest.Pass("ek.chain", "EK certificate %s chains to the TPM vendor CA %q at %s (via %s)", certID(c), chain[len(chain)-1].Subject, at.UTC().Format(time.RFC3339), strings.Join(quoteAll(cl.Chain), " <- ")))
+		checks.Pass("ek.chain", "EK certificate %s chains to the TPM vendor CA %q at %s (via %s)", certID(c), chain[len(chain)-1].Subject, at.UTC().Format(time.RFC3339), strings.Join(quoteAll(cl.Chain), " <- "))
 	}
 
 	// ek.san
 	if id, detail, err := ekSAN(c); err != nil {
-		fail("ek.san", err)
+		checks.Fail("ek.san", err)
 	} else {
 		vid, _ := id.VendorID()
 		cl.Manufacturer = fmt.Sprintf("%08X", vid)
 		cl.ManufacturerID = vendorASCII(vid)
 		cl.ManufacturerName = VendorName(vid)
 		cl.Model, cl.Version = id.Model, id.Version
-		checks = append(checks, attest.Pass("ek.san", "%s", detail))
+		checks.Pass("ek.san", "%s", detail)
 	}
 
 	// ek.key
 	if detail, bound, err := ekKey(c, o); err != nil {
-		fail("ek.key", err)
+		checks.Fail("ek.key", err)
 	} else {
 		cl.Bound = bound
 		cl.Algorithm = keyAlgorithm(c.PublicKey)
@@ -371,12 +364,12 @@ func VerifyEK(c *x509.Certificate, o EKOptions) (*EKClaims, []attest.Check, erro
 			s := sha256.Sum256(der)
 			cl.PublicKeySHA256 = hex.EncodeToString(s[:])
 		}
-		checks = append(checks, attest.Pass("ek.key", "%s", detail))
+		checks.Pass("ek.key", "%s", detail)
 	}
-	if first != nil {
-		return nil, checks, first
+	if checks.Err != nil {
+		return nil, checks.List, checks.Err
 	}
-	return cl, checks, nil
+	return cl, checks.List, nil
 }
 
 // ekChain verifies the certificate's chain; the subjectAltName, which

@@ -228,55 +228,48 @@ func VerifyIDevID(iak *AK, iakCert *x509.Certificate, d *IDevID, o IDevIDOptions
 		now = o.Now
 	}
 	at := now()
-	var checks []attest.Check
-	var first error
-	fail := func(name string, err error) {
-		checks = append(checks, attest.Fail(name, err))
-		if first == nil {
-			first = err
-		}
-	}
+	var checks attest.Checks
 	cl := &IDevIDClaims{IDevIDName: hex.EncodeToString(d.Name)}
 	var iakHW *HardwareModuleName
 	switch {
 	case iakCert == nil:
-		fail("iak.profile", fmt.Errorf("%w: no IAK certificate: the AK's certificate is the IAK's", ErrCollateralMissing))
+		checks.Fail("iak.profile", fmt.Errorf("%w: no IAK certificate: the AK's certificate is the IAK's", ErrCollateralMissing))
 	default:
 		hw, err := ParseHardwareModuleName(iakCert)
 		iakHW = hw // compared with the IDevID's whatever else the profile says
 		switch {
 		case err != nil:
-			fail("iak.profile", err)
+			checks.Fail("iak.profile", err)
 		case iakCert.KeyUsage != 0 && iakCert.KeyUsage&x509.KeyUsageDigitalSignature == 0:
-			fail("iak.profile", fmt.Errorf("%w: IAK certificate %s lacks key usage digitalSignature", ErrChain, certID(iakCert)))
+			checks.Fail("iak.profile", fmt.Errorf("%w: IAK certificate %s lacks key usage digitalSignature", ErrChain, certID(iakCert)))
 		case !hasEKU(iakCert, oidAIKCertificate):
-			fail("iak.profile", fmt.Errorf("%w: IAK certificate %s lacks extended key usage tcg-kp-AIKCertificate (2.23.133.8.3)", ErrChain, certID(iakCert)))
+			checks.Fail("iak.profile", fmt.Errorf("%w: IAK certificate %s lacks extended key usage tcg-kp-AIKCertificate (2.23.133.8.3)", ErrChain, certID(iakCert)))
 		case hw == nil:
-			fail("iak.profile", fmt.Errorf("%w: IAK certificate %s has no hardwareModuleName (1.3.6.1.5.5.7.8.4) in its subjectAltName", ErrChain, certID(iakCert)))
+			checks.Fail("iak.profile", fmt.Errorf("%w: IAK certificate %s has no hardwareModuleName (1.3.6.1.5.5.7.8.4) in its subjectAltName", ErrChain, certID(iakCert)))
 		default:
 			cl.HardwareType, cl.HardwareSerial = hw.Type.String(), hex.EncodeToString(hw.Serial)
-			checks = append(checks, attest.Pass("iak.profile", "IAK certificate %s: digitalSignature, tcg-kp-AIKCertificate, hardware module %s serial %x", certID(iakCert), hw.Type, hw.Serial))
+			checks.Pass("iak.profile", "IAK certificate %s: digitalSignature, tcg-kp-AIKCertificate, hardware module %s serial %x", certID(iakCert), hw.Type, hw.Serial)
 		}
 	}
 	if err := idevidCertificate(d, iakHW, o, at); err != nil {
-		fail("idevid.certificate", err)
+		checks.Fail("idevid.certificate", err)
 	} else {
 		cl.IDevIDCert = certClaims(d.Cert)
-		checks = append(checks, attest.Pass("idevid.certificate", "IDevID certificate %s chains to the device CA at %s, certifies the IDevID key (name %x) of the IAK's hardware module", certID(d.Cert), at.UTC().Format(time.RFC3339), d.Name))
+		checks.Pass("idevid.certificate", "IDevID certificate %s chains to the device CA at %s, certifies the IDevID key (name %x) of the IAK's hardware module", certID(d.Cert), at.UTC().Format(time.RFC3339), d.Name)
 	}
 	if err := idevidCertify(iak, d, o.Nonce); err != nil {
-		fail("idevid.certify", err)
+		checks.Fail("idevid.certify", err)
 	} else {
 		nonce := "extraData unchecked: no nonce given"
 		if o.Nonce != nil {
 			nonce = "extraData is the nonce"
 		}
-		checks = append(checks, attest.Pass("idevid.certify", "TPM2_Certify by the IAK: the IDevID (name %x) is in the IAK's TPM; %s", d.Name, nonce))
+		checks.Pass("idevid.certify", "TPM2_Certify by the IAK: the IDevID (name %x) is in the IAK's TPM; %s", d.Name, nonce)
 	}
-	if first != nil {
-		return nil, checks, first
+	if checks.Err != nil {
+		return nil, checks.List, checks.Err
 	}
-	return cl, checks, nil
+	return cl, checks.List, nil
 }
 
 func idevidCertificate(d *IDevID, iakHW *HardwareModuleName, o IDevIDOptions, at time.Time) error {

@@ -98,30 +98,23 @@ func Verify(ctx context.Context, ev *Evidence, o Options) (*Claims, []attest.Che
 	if o.Now != nil {
 		now = o.Now
 	}
-	var checks []attest.Check
-	var first error
-	fail := func(name string, err error) {
-		checks = append(checks, attest.Fail(name, err))
-		if first == nil {
-			first = err
-		}
-	}
+	var checks attest.Checks
 	if len(ev.Quotes) == 0 {
 		err := fmt.Errorf("%w: no quote", ErrMalformed)
-		fail("parse", err)
-		return nil, checks, err
+		checks.Fail("parse", err)
+		return nil, checks.List, err
 	}
 
 	// ak.trust: an enrolment (credential activation against an EK) or an
 	// AK certificate from a trusted AK CA vouches for the AK.
 	enrolment := enrolled(ev.AK, o.Enrolled)
 	if e := enrolment; e != nil {
-		checks = append(checks, attest.Pass("ak.trust", "AK activated against EK sha256:%x at %s (enrolled AK name %x)", e.EKSHA256, e.ActivatedAt.UTC().Format(time.RFC3339), e.AK.Name))
+		checks.Pass("ak.trust", "AK activated against EK sha256:%x at %s (enrolled AK name %x)", e.EKSHA256, e.ActivatedAt.UTC().Format(time.RFC3339), e.AK.Name)
 	} else if err := akTrust(ev, o, now()); err != nil {
-		fail("ak.trust", err)
+		checks.Fail("ak.trust", err)
 	} else {
 		c := ev.AKCert
-		checks = append(checks, attest.Pass("ak.trust", "AK certificate %s, issued by %q, chains to a trusted AK CA at %s and certifies the AK public key", certID(c), c.Issuer, now().UTC().Format(time.RFC3339)))
+		checks.Pass("ak.trust", "AK certificate %s, issued by %q, chains to a trusted AK CA at %s and certifies the AK public key", certID(c), c.Issuer, now().UTC().Format(time.RFC3339))
 	}
 
 	// ek.*: an EK certificate supplied with the quote.
@@ -129,33 +122,30 @@ func Verify(ctx context.Context, ev *Evidence, o Options) (*Claims, []attest.Che
 	if len(ev.EKCerts) > 0 {
 		cert, eo := quoteEK(ev, enrolment, o, now)
 		cl, ekChecks, err := VerifyEK(cert, eo)
-		checks = append(checks, ekChecks...)
-		if err != nil && first == nil {
-			first = err
-		}
+		checks.Merge(ekChecks, err)
 		ekClaims = cl
 	}
 
 	// signature
 	if ev.AK == nil {
 		err := fmt.Errorf("%w: no AK public key (TPM2B_PUBLIC, PEM or AK certificate) was supplied", ErrCollateralMissing)
-		fail("signature", err)
-		return nil, checks, first
+		checks.Fail("signature", err)
+		return nil, checks.List, checks.Err
 	}
 	var done []string
 	for _, q := range ev.Quotes {
 		if q.Sig == nil {
 			err := fmt.Errorf("%w: no TPMT_SIGNATURE for the quote was supplied", ErrCollateralMissing)
-			fail("signature", err)
-			return nil, checks, first
+			checks.Fail("signature", err)
+			return nil, checks.List, checks.Err
 		}
 		if err := VerifySignature(ev.AK, q.Sig, q.Raw); err != nil {
-			fail("signature", fmt.Errorf("quote of %s: %w", selectionString(q.Info.PCRSelect), err))
-			return nil, checks, first
+			checks.Fail("signature", fmt.Errorf("quote of %s: %w", selectionString(q.Info.PCRSelect), err))
+			return nil, checks.List, checks.Err
 		}
 		done = append(done, sigString(q.Sig))
 	}
-	checks = append(checks, attest.Pass("signature", "%d quote(s) signed by the AK: %s", len(ev.Quotes), strings.Join(done, "; ")))
+	checks.Pass("signature", "%d quote(s) signed by the AK: %s", len(ev.Quotes), strings.Join(done, "; "))
 
 	// pcr.digest
 	quoted := PCRs{}
@@ -164,7 +154,7 @@ func Verify(ctx context.Context, ev *Evidence, o Options) (*Claims, []attest.Che
 	for _, q := range ev.Quotes {
 		vals, err := checkPCRDigest(q)
 		if err != nil {
-			fail("pcr.digest", err)
+			checks.Fail("pcr.digest", err)
 			pcrOK = false
 			break
 		}
@@ -176,7 +166,7 @@ func Verify(ctx context.Context, ev *Evidence, o Options) (*Claims, []attest.Che
 			for i, v := range m {
 				if w, ok := quoted[bank][i]; ok && !bytes.Equal(w, v) {
 					err := fmt.Errorf("%w: two quotes disagree on %s PCR %d: %x and %x", ErrPCR, bankName(bank), i, w, v)
-					fail("pcr.digest", err)
+					checks.Fail("pcr.digest", err)
 					pcrOK = false
 					break
 				}
@@ -189,23 +179,23 @@ func Verify(ctx context.Context, ev *Evidence, o Options) (*Claims, []attest.Che
 		done = append(done, fmt.Sprintf("%s over %s", hex.EncodeToString(q.Info.PCRDigest.Buffer), selectionString(q.Info.PCRSelect)))
 	}
 	if pcrOK {
-		checks = append(checks, attest.Pass("pcr.digest", "the supplied PCR values hash to the signed pcrDigest: %s", strings.Join(done, "; ")))
+		checks.Pass("pcr.digest", "the supplied PCR values hash to the signed pcrDigest: %s", strings.Join(done, "; "))
 	}
 
 	// nonce
 	if o.Nonce == nil {
-		checks = append(checks, attest.Skip("nonce", "not checked: no nonce was given; the quote may be a replay (extraData is %x)", ev.Quotes[0].Attest.ExtraData.Buffer))
+		checks.Skip("nonce", "not checked: no nonce was given; the quote may be a replay (extraData is %x)", ev.Quotes[0].Attest.ExtraData.Buffer)
 	} else {
 		ok := true
 		for _, q := range ev.Quotes {
 			if got := q.Attest.ExtraData.Buffer; !bytes.Equal(got, o.Nonce) {
-				fail("nonce", fmt.Errorf("%w: extraData is %x, want %x", ErrNonce, got, o.Nonce))
+				checks.Fail("nonce", fmt.Errorf("%w: extraData is %x, want %x", ErrNonce, got, o.Nonce))
 				ok = false
 				break
 			}
 		}
 		if ok {
-			checks = append(checks, attest.Pass("nonce", "extraData of every quote equals the nonce %x", o.Nonce))
+			checks.Pass("nonce", "extraData of every quote equals the nonce %x", o.Nonce)
 		}
 	}
 
@@ -217,16 +207,16 @@ func Verify(ctx context.Context, ev *Evidence, o Options) (*Claims, []attest.Che
 	}
 	switch {
 	case len(raw) == 0:
-		checks = append(checks, attest.Skip("eventlog.replay", "no event log: the PCR values are reported, not explained"))
+		checks.Skip("eventlog.replay", "no event log: the PCR values are reported, not explained")
 	case !pcrOK:
-		checks = append(checks, attest.Skip("eventlog.replay", "not replayed: the PCR values are not the quoted ones"))
+		checks.Skip("eventlog.replay", "not replayed: the PCR values are not the quoted ones")
 	default:
 		l, detail, err := replay(raw, quoted)
 		if err != nil {
-			fail("eventlog.replay", err)
+			checks.Fail("eventlog.replay", err)
 		} else {
 			log = l
-			checks = append(checks, attest.Pass("eventlog.replay", "%s", detail))
+			checks.Pass("eventlog.replay", "%s", detail)
 		}
 	}
 	// iak.profile, idevid.*: a device identity certified by the IAK.
@@ -234,10 +224,7 @@ func Verify(ctx context.Context, ev *Evidence, o Options) (*Claims, []attest.Che
 	if ev.IDevID != nil {
 		cl, idChecks, err := VerifyIDevID(ev.AK, ev.AKCert, ev.IDevID, IDevIDOptions{Roots: o.Roots,
 			Intermediates: append(append([]*x509.Certificate{}, ev.Intermediates...), o.Intermediates...), Now: now, Nonce: o.Nonce})
-		checks = append(checks, idChecks...)
-		if err != nil && first == nil {
-			first = err
-		}
+		checks.Merge(idChecks, err)
 		idevidClaims = cl
 	}
 	// ima.*: the IMA measurement list, its allow list and keys.
@@ -255,21 +242,18 @@ func Verify(ctx context.Context, ev *Evidence, o Options) (*Claims, []attest.Che
 	switch {
 	case ev.IMALog == nil && policy == nil && keys == nil:
 	case !pcrOK:
-		checks = append(checks, attest.Skip("ima.replay", "not replayed: the PCR values are not the quoted ones"))
+		checks.Skip("ima.replay", "not replayed: the PCR values are not the quoted ones")
 	default:
 		imaChecks, cl, err := imaChecks(ev.IMALog, quoted, policy, keys)
-		checks = append(checks, imaChecks...)
-		if err != nil && first == nil {
-			first = err
-		}
+		checks.Merge(imaChecks, err)
 		imaClaims = cl
 	}
-	if first != nil {
-		return nil, checks, first
+	if checks.Err != nil {
+		return nil, checks.List, checks.Err
 	}
 	c := NewClaims(ev, quoted, log)
 	c.EK, c.IMA, c.IDevID = ekClaims, imaClaims, idevidClaims
-	return c, checks, nil
+	return c, checks.List, nil
 }
 
 // quoteEK picks the EK certificate to judge (the one that certifies the
