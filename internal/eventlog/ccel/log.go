@@ -139,8 +139,8 @@ func Parse(b []byte) (*Log, error) {
 	off := end
 	for off < len(b) {
 		rest := b[off:]
-		if paddingStarts(rest) {
-			if j := firstNonPadding(rest); j >= 0 {
+		if uefi.PaddingStarts(rest) {
+			if j := uefi.FirstNonPadding(rest); j >= 0 {
 				return nil, fmt.Errorf("%w: padding at offset %d is followed by data at offset %d", ErrMalformed, off, off+j)
 			}
 			l.Padding = len(rest)
@@ -157,33 +157,6 @@ func Parse(b []byte) (*Log, error) {
 	}
 	l.Length = off
 	return l, nil
-}
-
-// paddingStarts reports whether an event position holds padding rather
-// than an event: fewer bytes than the fixed part of an event, or an MR
-// index and event type that are all 0x00 (MRTD, EV_PREBOOT_CERT, which no
-// CC firmware logs) or all 0xFF.
-func paddingStarts(rest []byte) bool {
-	if len(rest) < 8 {
-		return true
-	}
-	allZero, allFF := true, true
-	for _, c := range rest[:8] {
-		allZero = allZero && c == 0x00
-		allFF = allFF && c == 0xFF
-	}
-	return allZero || allFF
-}
-
-// firstNonPadding returns the index of the first byte that is neither
-// 0x00 nor 0xFF, or -1.
-func firstNonPadding(b []byte) int {
-	for i, c := range b {
-		if c != 0x00 && c != 0xFF {
-			return i
-		}
-	}
-	return -1
 }
 
 func parseSpecID(d []byte) (*SpecID, error) {

@@ -118,7 +118,7 @@ func Parse(b []byte) (*Log, error) {
 	if len(b) < pcrEventHeaderSize {
 		return nil, fmt.Errorf("%w: %d bytes, shorter than the %d-byte first event header", ErrMalformed, len(b), pcrEventHeaderSize)
 	}
-	if paddingStarts(b) {
+	if uefi.PaddingStarts(b) {
 		return nil, fmt.Errorf("%w: the log starts with padding (an empty log area)", ErrMalformed)
 	}
 	// One copy of the whole input; events alias it.
@@ -145,8 +145,8 @@ func Parse(b []byte) (*Log, error) {
 	off := n
 	for off < len(b) {
 		rest := b[off:]
-		if paddingStarts(rest) {
-			if j := firstNonPadding(rest); j >= 0 {
+		if uefi.PaddingStarts(rest) {
+			if j := uefi.FirstNonPadding(rest); j >= 0 {
 				return nil, fmt.Errorf("%w: padding at offset %d is followed by data at offset %d", ErrMalformed, off, off+j)
 			}
 			l.Padding = len(rest)
@@ -163,33 +163,6 @@ func Parse(b []byte) (*Log, error) {
 	}
 	l.Length = off
 	return l, nil
-}
-
-// paddingStarts reports whether an event position holds padding rather
-// than an event: fewer bytes than PCR index and type, or a PCR index and
-// type that are all 0x00 (PCR 0, EV_PREBOOT_CERT, which no current
-// firmware logs) or all 0xFF.
-func paddingStarts(rest []byte) bool {
-	if len(rest) < 8 {
-		return true
-	}
-	allZero, allFF := true, true
-	for _, c := range rest[:8] {
-		allZero = allZero && c == 0x00
-		allFF = allFF && c == 0xFF
-	}
-	return allZero || allFF
-}
-
-// firstNonPadding returns the index of the first byte that is neither
-// 0x00 nor 0xFF, or -1.
-func firstNonPadding(b []byte) int {
-	for i, c := range b {
-		if c != 0x00 && c != 0xFF {
-			return i
-		}
-	}
-	return -1
 }
 
 // parseEvent1 reads one TCG_PCClientPCREvent (PFP 1.06 section 10.2.1)
@@ -398,7 +371,7 @@ func Sniff(b []byte) (format string, ok bool) {
 	off := 0
 	for i := 0; i < sniffEvents && off < len(b); i++ {
 		rest := b[off:]
-		if paddingStarts(rest) {
+		if uefi.PaddingStarts(rest) {
 			if i == 0 {
 				return "", false
 			}
