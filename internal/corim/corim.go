@@ -15,6 +15,16 @@
 // endorsement profiles (draft-ydb-rats-cca-endorsements: tags 600, 601,
 // 602; measurement-values-map key 14, integrity-registers).
 //
+// The measurement shapes other TEEs' profiles use are read too: uint
+// mkeys (draft-deeglaze-amd-sev-snp-corim-profile numbers the SEV-SNP
+// report's fields so; Veraison's Parsec TPM profile numbers PCRs so),
+// UUID and OID mkeys, version-map (mval 0), raw values with masks (tag
+// 563, or mval 5), digest algorithms by name, and, in a CoRIM of the
+// Intel profile (ProfileIntel; intel.go), that profile's negative-keyed
+// extensions (tee.mrtee, tee.mrsigner, tee.isvprodid, tee.isvsvn) with
+// their set and numeric expressions. What a reader does not interpret is
+// listed (Measurement.Unread), never dropped unseen.
+//
 // What is verified: a signed CoRIM's COSE_Sign1 signature, with a key the
 // caller supplies (Signed.Verify). What is not: who the signer is (its
 // name is what the header says), and anything a CoRIM says; a caller
@@ -61,6 +71,8 @@ const (
 	TagImplID         = 600 // tagged-impl-id-type (PSA/CCA profile): 32 bytes
 	TagPSARefValID    = 601 // tagged-psa-refval-id (PSA/CCA profile)
 	TagCCAConfigID    = 602 // tagged-cca-platform-config-id-type
+	TagURI            = 32  // a profile URI (RFC 8949, section 3.4.5.3)
+	TagMaskedRawValue = 563 // tagged-masked-raw-value: [value, mask]
 )
 
 // maxSize bounds what is read: a CoRIM is a manifest, not a disk image.
@@ -78,7 +90,8 @@ var dec, decErr = cbor.DecOptions{
 type CoRIM struct {
 	// ID is corim-id: a text string, or a UUID or byte string as hex.
 	ID string
-	// Profile is the profile URI (or OID as text), "" when none.
+	// Profile is the profile URI, or an OID in dotted decimal
+	// (2.16.840.1.113741.1.16.1, the Intel profile); "" when none.
 	Profile string
 	// NotBefore and NotAfter are the rim-validity; zero is unbounded.
 	NotBefore, NotAfter time.Time
@@ -129,14 +142,28 @@ type Measurement struct {
 	// KeyTag is the mkey's CBOR tag (TagPSARefValID, TagCCAConfigID,
 	// TagUUID, TagOID; 0 for an untagged uint or text).
 	KeyTag uint64
-	// KeyText is an untagged text mkey, or a CCA config ID's label.
+	// KeyText is an untagged text mkey, an uint mkey in decimal, a CCA
+	// config ID's label, a UUID mkey as 8-4-4-4-12 hex or an OID mkey in
+	// dotted decimal. "" when there is no mkey.
 	KeyText string
+	// KeyUint is an untagged uint mkey (the SEV-SNP profile's report
+	// fields, the Parsec TPM profile's PCR numbers); nil otherwise.
+	KeyUint *uint64
+	// KeyBytes are a UUID mkey's 16 bytes or an OID mkey's content.
+	KeyBytes []byte
 	// Component is a PSA/CCA software component's identity (tag 601).
 	Component *Component
 	// Digests: mval digests (2).
 	Digests []Digest
-	// RawValue: mval raw-value (4), when a tagged-bytes.
+	// RawValue: mval raw-value (4), a tagged-bytes (560) or the value of
+	// a tagged-masked-raw-value (563).
 	RawValue []byte
+	// RawValueMask: the mask of a tagged-masked-raw-value, or mval
+	// raw-value-mask (5, earlier drafts; the SEV-SNP profile); nil when
+	// every bit counts.
+	RawValueMask []byte
+	// Version: mval version (0), nil when absent.
+	Version *Version
 	// SVN: mval svn (1); MinSVN when it is a tagged-min-svn.
 	SVN    *uint64
 	MinSVN bool
@@ -145,9 +172,22 @@ type Measurement struct {
 	IntegrityRegisters map[string][]Digest
 	// Name: mval name (11).
 	Name string
+	// Intel holds the Intel profile's measurement-values-map extensions
+	// (negative keys; intel.go), read only in a CoRIM of that profile;
+	// nil when it states none this reader interprets.
+	Intel *IntelValues
 	// Unread lists the mval keys present that this reader does not
-	// interpret (flags 3, MAC 6, IP 7, serial 8, ...).
+	// interpret (flags 3, MAC 6, IP 7, serial 8, the Intel profile's
+	// TCB status -88, ...), sorted; MvalName names them.
 	Unread []int
+}
+
+// Version is version-map: a version string and its version-scheme (the
+// CoSWID registry: 1 multipartnumeric, 4 decimal, 16384 semver; 0 when
+// absent).
+type Version struct {
+	Version string
+	Scheme  int64
 }
 
 // Component is psa-refval-id: a software component's label, version and
@@ -236,10 +276,11 @@ func ParseMap(content []byte) (*CoRIM, error) {
 		return nil, fmt.Errorf("%w: corim-id: %v", ErrMalformed, err)
 	}
 	if len(u.Profile) > 0 {
-		if c.Profile, err = identifier(u.Profile); err != nil {
+		if c.Profile, err = profile(u.Profile); err != nil {
 			return nil, fmt.Errorf("%w: profile: %v", ErrMalformed, err)
 		}
 	}
+	intel := c.Profile == ProfileIntel
 	if c.NotBefore, c.NotAfter, err = u.Validity.bounds(); err != nil {
 		return nil, fmt.Errorf("CoRIM %w", err)
 	}
@@ -258,7 +299,7 @@ func ParseMap(content []byte) (*CoRIM, error) {
 			c.OtherTags++
 			continue
 		}
-		m, err := parseCoMID(tag.Content)
+		m, err := parseCoMID(tag.Content, intel)
 		if err != nil {
 			return nil, fmt.Errorf("%w: tag %d (CoMID): %v", ErrMalformed, i, err)
 		}
@@ -278,6 +319,44 @@ func unwrapBytes(raw cbor.RawMessage) (cbor.RawMessage, error) {
 		return nil, err
 	}
 	return inner, nil
+}
+
+// profile reads profile-type-choice: a URI (tag 32) or an OID (tag
+// 111, rendered dotted). Earlier drafts, and the CoRIMs veraison/corim
+// v1.1.2 writes, hold it in an array: one member is read, several are
+// refused (which would apply?).
+func profile(raw cbor.RawMessage) (string, error) {
+	if len(raw) > 0 && raw[0]>>5 == 4 {
+		var l []cbor.RawMessage
+		if err := dec.Unmarshal(raw, &l); err != nil {
+			return "", err
+		}
+		if len(l) != 1 {
+			return "", fmt.Errorf("an array of %d profiles, want one", len(l))
+		}
+		raw = l[0]
+	}
+	if len(raw) > 0 && raw[0]>>5 == 6 {
+		var t cbor.RawTag
+		if err := dec.Unmarshal(raw, &t); err != nil {
+			return "", err
+		}
+		if t.Number == TagOID {
+			var b []byte
+			if err := dec.Unmarshal(t.Content, &b); err != nil {
+				return "", fmt.Errorf("OID: %v", err)
+			}
+			return OID(b)
+		}
+		if t.Number != TagURI {
+			return "", fmt.Errorf("CBOR tag %d, want a URI (%d) or an OID (%d)", t.Number, TagURI, TagOID)
+		}
+	}
+	var s string
+	if err := dec.Unmarshal(raw, &s); err != nil {
+		return "", fmt.Errorf("want a URI or an OID: %v", err)
+	}
+	return s, nil
 }
 
 // identifier renders a text, UUID or byte string identifier.
@@ -313,7 +392,7 @@ type comidMap struct {
 	Triples map[int]cbor.RawMessage `cbor:"4,keyasint"`
 }
 
-func parseCoMID(content cbor.RawMessage) (*CoMID, error) {
+func parseCoMID(content cbor.RawMessage, intel bool) (*CoMID, error) {
 	content, err := unwrapBytes(content)
 	if err != nil {
 		return nil, err
@@ -334,7 +413,7 @@ func parseCoMID(content cbor.RawMessage) (*CoMID, error) {
 		switch key {
 		case 0: // reference-triples
 			for j, r := range recs {
-				t, err := referenceTriple(r)
+				t, err := referenceTriple(r, intel)
 				if err != nil {
 					return nil, fmt.Errorf("reference triple %d: %v", j, err)
 				}
@@ -414,7 +493,7 @@ func tagBytes(t cbor.RawTag) ([]byte, error) {
 
 // referenceTriple reads reference-triple-record: [environment-map, [+
 // measurement-map]] (earlier drafts: a single measurement-map).
-func referenceTriple(raw cbor.RawMessage) (*ReferenceTriple, error) {
+func referenceTriple(raw cbor.RawMessage, intel bool) (*ReferenceTriple, error) {
 	var rec []cbor.RawMessage
 	if err := dec.Unmarshal(raw, &rec); err != nil {
 		return nil, err
@@ -434,7 +513,7 @@ func referenceTriple(raw cbor.RawMessage) (*ReferenceTriple, error) {
 	}
 	t := &ReferenceTriple{Environment: env}
 	for i, m := range ms {
-		mm, err := measurement(m)
+		mm, err := measurement(m, intel)
 		if err != nil {
 			return nil, fmt.Errorf("measurement %d: %v", i, err)
 		}
@@ -449,7 +528,7 @@ type measurementMap struct {
 	Val map[int]cbor.RawMessage `cbor:"1,keyasint"`
 }
 
-func measurement(raw cbor.RawMessage) (*Measurement, error) {
+func measurement(raw cbor.RawMessage, intel bool) (*Measurement, error) {
 	var mm measurementMap
 	if err := dec.Unmarshal(raw, &mm); err != nil {
 		return nil, err
@@ -463,33 +542,83 @@ func measurement(raw cbor.RawMessage) (*Measurement, error) {
 	}
 	for k, v := range mm.Val {
 		var err error
-		switch k {
-		case 1:
+		switch {
+		case k == 0:
+			m.Version, err = version(v)
+		case k == 1:
 			err = m.readSVN(v)
-		case 2:
+		case k == 2:
 			m.Digests, err = digests(v)
-		case 4:
-			var t cbor.RawTag
-			if err = dec.Unmarshal(v, &t); err == nil {
-				if t.Number != TagBytes {
-					m.Unread = append(m.Unread, k) // a masked raw value
-					continue
-				}
-				err = dec.Unmarshal(t.Content, &m.RawValue)
-			}
-		case 11:
+		case k == 4:
+			err = m.readRawValue(v)
+		case k == 5:
+			err = dec.Unmarshal(v, &m.RawValueMask)
+		case k == 11:
 			err = dec.Unmarshal(v, &m.Name)
-		case 14:
+		case k == 14:
 			m.IntegrityRegisters, err = registers(v)
+		case k < 0 && intel:
+			var read bool
+			if m.Intel == nil {
+				m.Intel = &IntelValues{}
+			}
+			if read, err = m.Intel.read(k, v); err == nil && !read {
+				m.Unread = append(m.Unread, k)
+			}
 		default:
 			m.Unread = append(m.Unread, k)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("mval %d: %v", k, err)
+			return nil, fmt.Errorf("mval %d (%s): %v", k, MvalName(k, intel), err)
 		}
+	}
+	if m.Intel != nil && m.Intel.empty() {
+		m.Intel = nil
 	}
 	slices.Sort(m.Unread)
 	return m, nil
+}
+
+// readRawValue reads raw-value: a tagged-bytes (560), or a
+// tagged-masked-raw-value (563: [value, mask]).
+func (m *Measurement) readRawValue(raw cbor.RawMessage) error {
+	var t cbor.RawTag
+	if err := dec.Unmarshal(raw, &t); err != nil {
+		return fmt.Errorf("want a tagged-bytes (%d) or a tagged-masked-raw-value (%d): %v", TagBytes, TagMaskedRawValue, err)
+	}
+	switch t.Number {
+	case TagBytes:
+		if err := dec.Unmarshal(t.Content, &m.RawValue); err != nil {
+			return fmt.Errorf("tagged-bytes: %v", err)
+		}
+		if m.RawValue == nil {
+			m.RawValue = []byte{}
+		}
+	case TagMaskedRawValue:
+		var vm [][]byte
+		if err := dec.Unmarshal(t.Content, &vm); err != nil || len(vm) != 2 {
+			return fmt.Errorf("tagged-masked-raw-value: want [value: bytes, mask: bytes]")
+		}
+		m.RawValue, m.RawValueMask = vm[0], vm[1]
+	default:
+		return fmt.Errorf("CBOR tag %d, want a tagged-bytes (%d) or a tagged-masked-raw-value (%d)", t.Number, TagBytes, TagMaskedRawValue)
+	}
+	return nil
+}
+
+// version reads version-map: {0 => text, ? 1 => version-scheme}.
+func version(raw cbor.RawMessage) (*Version, error) {
+	var v struct {
+		Version *string `cbor:"0,keyasint"`
+		Scheme  int64   `cbor:"1,keyasint,omitempty"`
+	}
+	if err := dec.Unmarshal(raw, &v); err != nil {
+		return nil, err
+	}
+	if v.Version == nil {
+		return nil, fmt.Errorf("version-map has no version (0)")
+	}
+	return &Version{Version: *v.Version, Scheme: v.Scheme}, nil
 }
 
 func (m *Measurement) readKey(raw cbor.RawMessage) error {
@@ -506,6 +635,7 @@ func (m *Measurement) readKey(raw cbor.RawMessage) error {
 			m.KeyText = x
 		case uint64:
 			m.KeyText = fmt.Sprint(x)
+			m.KeyUint = &x
 		default:
 			return fmt.Errorf("a %T, want a tagged identifier, text or an uint", v)
 		}
@@ -532,7 +662,23 @@ func (m *Measurement) readKey(raw cbor.RawMessage) error {
 		if err := dec.Unmarshal(t.Content, &m.KeyText); err != nil {
 			return fmt.Errorf("cca-platform-config-id: %v", err)
 		}
+	case TagUUID:
+		if err := dec.Unmarshal(t.Content, &m.KeyBytes); err != nil || len(m.KeyBytes) != 16 {
+			return fmt.Errorf("tagged-uuid-type: want 16 bytes")
+		}
+		b := m.KeyBytes
+		m.KeyText = fmt.Sprintf("%x-%x-%x-%x-%x", b[:4], b[4:6], b[6:8], b[8:10], b[10:])
+	case TagOID:
+		if err := dec.Unmarshal(t.Content, &m.KeyBytes); err != nil {
+			return fmt.Errorf("tagged-oid-type: %v", err)
+		}
+		var err error
+		if m.KeyText, err = OID(m.KeyBytes); err != nil {
+			return fmt.Errorf("tagged-oid-type: %v", err)
+		}
 	}
+	// Other tags (a profile's own mkey types) are kept as KeyTag alone:
+	// a caller that does not know the tag does not map the measurement.
 	return nil
 }
 
@@ -550,7 +696,7 @@ func (m *Measurement) readSVN(raw cbor.RawMessage) error {
 		raw = t.Content
 	}
 	if err := dec.Unmarshal(raw, &n); err != nil {
-		return err
+		return fmt.Errorf("svn: want an uint: %v", err)
 	}
 	m.SVN = &n
 	return nil
@@ -568,8 +714,8 @@ func digests(raw cbor.RawMessage) ([]Digest, error) {
 			return nil, fmt.Errorf("digest %d: %d elements, want [alg, value]", i, len(d))
 		}
 		var x Digest
-		if err := dec.Unmarshal(d[0], &x.Alg); err != nil {
-			return nil, fmt.Errorf("digest %d: algorithm: %v (named algorithms are not read)", i, err)
+		if err := digestAlg(d[0], &x.Alg); err != nil {
+			return nil, fmt.Errorf("digest %d: algorithm: %v", i, err)
 		}
 		if err := dec.Unmarshal(d[1], &x.Value); err != nil {
 			return nil, fmt.Errorf("digest %d: value: %v", i, err)
@@ -577,6 +723,43 @@ func digests(raw cbor.RawMessage) ([]Digest, error) {
 		out = append(out, x)
 	}
 	return out, nil
+}
+
+// digestAlg reads a digest's algorithm: an integer of the IANA Named
+// Information Hash Algorithm registry, or its name there ("sha-256").
+func digestAlg(raw cbor.RawMessage, alg *int64) error {
+	if len(raw) > 0 && raw[0]>>5 == 3 {
+		var name string
+		if err := dec.Unmarshal(raw, &name); err != nil {
+			return err
+		}
+		switch name {
+		case "sha-256":
+			*alg = 1
+		case "sha-384":
+			*alg = 7
+		case "sha-512":
+			*alg = 8
+		default:
+			return fmt.Errorf("%q is not a Named Information hash algorithm this reader knows (sha-256, sha-384, sha-512)", name)
+		}
+		return nil
+	}
+	return dec.Unmarshal(raw, alg)
+}
+
+// HashName names a Named Information hash algorithm ("sha-384"), or
+// gives its number when it is not one reference values use.
+func HashName(alg int64) string {
+	switch alg {
+	case 1:
+		return "sha-256"
+	case 7:
+		return "sha-384"
+	case 8:
+		return "sha-512"
+	}
+	return fmt.Sprintf("hash algorithm %d", alg)
 }
 
 // registers reads integrity-registers: {+ (uint / text) => digests-type}.

@@ -9,9 +9,12 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fxamacker/cbor/v2"
 
 	"github.com/assay-dev/assay/internal/corim"
 )
@@ -170,8 +173,13 @@ func TestMalformed(t *testing.T) {
 //
 //	go test -run XXX -fuzz '^FuzzParse$' -fuzztime 30s ./internal/corim/
 func FuzzParse(f *testing.F) {
-	for _, n := range []string{"veraison-e2e-cca-endorsements.cbor", "veraison-e2e-cca-realm-endorsements.cbor", "signed-veraison-e2e-cca-endorsements.cbor"} {
+	for _, n := range []string{"veraison-e2e-cca-endorsements.cbor", "veraison-e2e-cca-realm-endorsements.cbor", "signed-veraison-e2e-cca-endorsements.cbor",
+		"veraison-sevsnp-refval.cbor", "veraison-parsec-tpm-refval.cbor", "veraison-enacttrust-refval.cbor", "veraison-signed-example-corim.cbor"} {
 		f.Add(read(f, n))
+	}
+	// The Intel profile's CoMIDs, in a CoRIM naming the profile.
+	for _, n := range []string{"veraison-tdx-seam-refval.comid.cbor", "veraison-tdx-qe-refval.comid.cbor", "veraison-tdx-pce-refval.comid.cbor", "intel-profile-isve-ref.comid.cbor"} {
+		f.Add(wrapCoMID(f, read(f, n), intelOID))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if c, err := corim.Parse(b); err == nil {
@@ -191,4 +199,205 @@ func FuzzParse(f *testing.F) {
 			_, _ = s.Verify(nil)
 		}
 	})
+}
+
+// wrapCoMID puts an untagged CoMID into an unsigned CoRIM of profile
+// (an OID in content octets), as the Intel profile's published CoMIDs
+// come without one.
+func wrapCoMID(t testing.TB, comid []byte, profileOID []byte) []byte {
+	t.Helper()
+	b, err := cbor.Marshal(cbor.Tag{Number: corim.TagUnsignedCoRIM, Content: map[int]any{
+		0: "wrapped",
+		1: []any{cbor.Tag{Number: corim.TagCoMID, Content: cbor.RawMessage(comid)}},
+		3: cbor.Tag{Number: corim.TagOID, Content: profileOID},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// intelOID is 2.16.840.1.113741.1.16.1 in content octets.
+var intelOID = []byte{0x60, 0x86, 0x48, 0x01, 0x86, 0xf8, 0x4d, 0x01, 0x10, 0x01}
+
+func TestSEVSNPCoRIM(t *testing.T) {
+	c, err := corim.Parse(read(t, "veraison-sevsnp-refval.cbor"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Profile != "tag:amd.com,2024:snp-corim-profile" || len(c.CoMIDs) != 2 || len(c.CoMIDs[0].Reference) != 1 || len(c.CoMIDs[1].AttestKeys) != 1 {
+		t.Fatalf("%+v", c)
+	}
+	rt := c.CoMIDs[0].Reference[0]
+	if oid, err := corim.OID(rt.Environment.ClassID); err != nil || oid != "1.3.6.1.4.1.3704.3.1" || rt.Environment.InstanceTag != corim.TagBytes || len(rt.Environment.Instance) != 48 {
+		t.Errorf("environment %+v (OID %s, %v)", rt.Environment, oid, err)
+	}
+	byKey := map[uint64]corim.Measurement{}
+	for _, m := range rt.Measurements {
+		if m.KeyUint == nil {
+			t.Fatalf("measurement without uint mkey: %+v", m)
+		}
+		byKey[*m.KeyUint] = m
+	}
+	if len(byKey) != 18 {
+		t.Errorf("%d mkeys, want 18", len(byKey))
+	}
+	if m := byKey[641]; len(m.Digests) != 1 || m.Digests[0].Alg != 7 || hex.EncodeToString(m.Digests[0].Value) != "7699e6ac12ccdfd1dfac70e649ce1f046cb2afbb003438f4cdddfe2ccbe182fa5ffbe8dcdb930454324e10c52c788980" {
+		t.Errorf("MEASUREMENT %+v", m)
+	}
+	if m := byKey[3328]; len(m.RawValue) != 64 || m.KeyText != "3328" {
+		t.Errorf("CHIP_ID %+v", m)
+	}
+	if m := byKey[1]; m.SVN == nil || !m.MinSVN || *m.SVN != 0 {
+		t.Errorf("GUEST_SVN %+v", m)
+	}
+	if m := byKey[3330]; m.Version == nil || m.Version.Version != "1.55.8" || m.Version.Scheme != 16384 {
+		t.Errorf("CurrentVersion %+v", m.Version)
+	}
+}
+
+func TestParsecTPMCoRIM(t *testing.T) {
+	c, err := corim.Parse(read(t, "veraison-parsec-tpm-refval.cbor"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := c.CoMIDs[0].Reference[0]
+	if rt.Environment.ClassIDTag != corim.TagUUID || hex.EncodeToString(rt.Environment.ClassID) != "cd1f0e5526f9460db9d8f7fde171787c" {
+		t.Errorf("class %+v", rt.Environment)
+	}
+	for i, m := range rt.Measurements {
+		if m.KeyUint == nil || *m.KeyUint != uint64(i) || len(m.Digests) != 2 || m.Digests[0].Alg != 1 || m.Digests[1].Alg != 7 || len(m.Digests[1].Value) != 48 {
+			t.Errorf("PCR %d: %+v", i, m)
+		}
+	}
+}
+
+func TestIntelCoMIDs(t *testing.T) {
+	c, err := corim.Parse(wrapCoMID(t, read(t, "veraison-tdx-seam-refval.comid.cbor"), intelOID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Profile != corim.ProfileIntel {
+		t.Fatalf("profile %q", c.Profile)
+	}
+	rt := c.CoMIDs[0].Reference[0]
+	if oid, _ := corim.OID(rt.Environment.ClassID); oid != "2.16.840.1.113741.1.2.3.4.3" || rt.Environment.Model != "TDX SEAM" {
+		t.Errorf("environment %+v", rt.Environment)
+	}
+	iv := rt.Measurements[0].Intel
+	if iv == nil || iv.MrTee == nil || len(iv.MrTee.Digests) != 1 || iv.MrTee.Exclude || iv.MrSigner == nil || len(iv.MrSigner.Digests) != 2 ||
+		iv.MrSigner.Digests[1].Alg != 8 || !bytes.Equal(iv.ISVProdIDBytes, []byte{0xab, 0xcd}) || iv.ISVSVN == nil || *iv.ISVSVN != (corim.Numeric{Op: corim.OpGe, Value: 6}) {
+		t.Fatalf("intel values %+v", iv)
+	}
+	if got := rt.Measurements[0].Unread; !slices.Equal(got, []int{-86, -82}) {
+		t.Errorf("unread %v", got)
+	}
+
+	c, err = corim.Parse(wrapCoMID(t, read(t, "intel-profile-isve-ref.comid.cbor"), intelOID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := c.CoMIDs[0]
+	if len(m.Reference) != 1 || len(m.Reference[0].Measurements) != 3 || m.Other[1] != 1 {
+		t.Fatalf("%+v", m)
+	}
+	iv = m.Reference[0].Measurements[0].Intel
+	if iv == nil || iv.ISVProdID == nil || *iv.ISVProdID != 1 || iv.MrSigner == nil || len(iv.MrSigner.Digests) != 2 {
+		t.Fatalf("isve %+v", iv)
+	}
+	if k := m.Reference[0].Measurements[1].KeyUint; k == nil || *k != 1 {
+		t.Errorf("mkey %v", k)
+	}
+
+	// The same CoMID in a CoRIM of no profile: the negative keys are a
+	// profile's, so none is interpreted.
+	b, err := cbor.Marshal(cbor.Tag{Number: corim.TagUnsignedCoRIM, Content: map[int]any{0: "x", 1: []any{cbor.Tag{Number: corim.TagCoMID, Content: cbor.RawMessage(read(t, "veraison-tdx-qe-refval.comid.cbor"))}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err = corim.Parse(b); err != nil || c.CoMIDs[0].Reference[0].Measurements[0].Intel != nil {
+		t.Errorf("no profile: %v", err)
+	}
+}
+
+func TestSignedExampleUUIDKeys(t *testing.T) {
+	s, err := corim.ParseSigned(read(t, "veraison-signed-example-corim.cbor"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Signer != "ACME Ltd signing key" {
+		t.Errorf("signer %q", s.Signer)
+	}
+	for _, m := range s.CoRIM.CoMIDs[0].Reference[0].Measurements {
+		if m.KeyTag != corim.TagUUID || m.KeyText != "31fb5abf-023e-4992-aa4e-95f9c1503bfa" || !slices.Equal(m.Unread, []int{-1}) {
+			t.Errorf("%+v", m)
+		}
+	}
+}
+
+func TestOID(t *testing.T) {
+	for _, tc := range []struct {
+		name, hex, want string
+	}{
+		{"intel-profile", "6086480186f84d011001", "2.16.840.1.113741.1.16.1"},
+		{"amd-by-chip", "2b060104019c780301", "1.3.6.1.4.1.3704.3.1"},
+		{"amd-by-chip-with-der-header", "06092b060104019c780301", "1.3.6.1.4.1.3704.3.1"},
+		{"first-arc-0", "0203", "0.2.3"},
+	} {
+		b, _ := hex.DecodeString(tc.hex)
+		if got, err := corim.OID(b); err != nil || got != tc.want {
+			t.Errorf("%s: %q, %v; want %q", tc.name, got, err, tc.want)
+		}
+	}
+	for _, bad := range []string{"", "2b8001", "2b86"} {
+		b, _ := hex.DecodeString(bad)
+		if got, err := corim.OID(b); err == nil {
+			t.Errorf("%q: %q, want an error", bad, got)
+		}
+	}
+}
+
+// TestMalformedMeasurements: shapes the profiles use, written wrong, are
+// refused with ErrMalformed.
+func TestMalformedMeasurements(t *testing.T) {
+	env := map[int]any{0: map[int]any{1: "ACME"}}
+	corimOf := func(profile any, mval map[int]any, mkey any) []byte {
+		m := map[int]any{1: mval}
+		if mkey != nil {
+			m[0] = mkey
+		}
+		comid := map[int]any{1: map[int]any{0: "t"}, 4: map[int]any{0: []any{[]any{env, []any{m}}}}}
+		top := map[int]any{0: "c", 1: []any{cbor.Tag{Number: corim.TagCoMID, Content: comid}}}
+		if profile != nil {
+			top[3] = profile
+		}
+		b, err := cbor.Marshal(cbor.Tag{Number: corim.TagUnsignedCoRIM, Content: top})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	intel := cbor.Tag{Number: corim.TagOID, Content: intelOID}
+	for name, b := range map[string][]byte{
+		"uuid-mkey-short":     corimOf(nil, map[int]any{2: []any{[]any{1, []byte{1}}}}, cbor.Tag{Number: corim.TagUUID, Content: []byte{1, 2}}),
+		"mkey-negative":       corimOf(nil, map[int]any{2: []any{[]any{1, []byte{1}}}}, -1),
+		"digest-alg-unknown":  corimOf(nil, map[int]any{2: []any{[]any{"md5", []byte{1}}}}, 0),
+		"raw-value-untagged":  corimOf(nil, map[int]any{4: []byte{1}}, 0),
+		"raw-value-mask-1":    corimOf(nil, map[int]any{4: cbor.Tag{Number: corim.TagMaskedRawValue, Content: []any{[]byte{1}}}}, 0),
+		"version-no-version":  corimOf(nil, map[int]any{0: map[int]any{1: 4}}, 0),
+		"profile-two":         corimOf([]any{"a", "b"}, map[int]any{2: []any{[]any{1, []byte{1}}}}, 0),
+		"intel-mrtee-tag":     corimOf(intel, map[int]any{-83: cbor.Tag{Number: 60010, Content: []any{2, 1}}}, nil),
+		"intel-mrtee-op":      corimOf(intel, map[int]any{-83: cbor.Tag{Number: 60020, Content: []any{2, []any{}}}}, nil),
+		"intel-isvsvn-op":     corimOf(intel, map[int]any{-73: cbor.Tag{Number: 60010, Content: []any{6, 1}}}, nil),
+		"intel-isvsvn-text":   corimOf(intel, map[int]any{-73: "6"}, nil),
+		"intel-isvprodid-neg": corimOf(intel, map[int]any{-85: -1}, nil),
+	} {
+		if _, err := corim.Parse(b); !errors.Is(err, corim.ErrMalformed) {
+			t.Errorf("%s: %v, want ErrMalformed", name, err)
+		}
+	}
+	// The same keys outside the Intel profile are not read, so not refused.
+	if _, err := corim.Parse(corimOf(nil, map[int]any{-73: "6"}, nil)); err != nil {
+		t.Errorf("-73 without the Intel profile: %v", err)
+	}
 }
