@@ -128,10 +128,12 @@ type AllowedValue struct {
 
 // Engine evaluates appraisal policies. Its queries are compiled and
 // prepared once, by New; Evaluate only evaluates. An Engine is safe for
-// concurrent use and holds no state between evaluations.
+// concurrent use and holds no state between evaluations (it remembers
+// only how to convert each Go type of claims it has seen).
 type Engine struct {
 	now      func() time.Time
 	policies map[string]rego.PreparedEvalQuery
+	walk     *walker
 }
 
 // decisionRule is the rule every policy defines.
@@ -148,7 +150,7 @@ type unit struct {
 // queries. Every policy that does not compile is reported, joined, each
 // wrapping ErrCompile.
 func New(ctx context.Context, o Options) (*Engine, error) {
-	e := &Engine{now: o.Now, policies: map[string]rego.PreparedEvalQuery{}}
+	e := &Engine{now: o.Now, policies: map[string]rego.PreparedEvalQuery{}, walk: &walker{}}
 	if e.now == nil {
 		e.now = time.Now
 	}
@@ -296,7 +298,7 @@ func (e *Engine) Evaluate(ctx context.Context, r *attest.Result, refs []RefValue
 		return Decision{}, fmt.Errorf("%w: %q (have %s)", ErrUnknownPolicy, name, strings.Join(e.Policies(), ", "))
 	}
 	now := e.now()
-	claims, err := claimsValue(r.Claims)
+	claims, err := e.walk.claims(r.Claims)
 	if err != nil {
 		return Decision{}, fmt.Errorf("%w: claims: %v", ErrEval, err)
 	}
@@ -358,10 +360,12 @@ func capStatus(v, p attest.Status) attest.Status {
 	return v.Worse(p)
 }
 
-// claimsValue converts the typed claims to the plain values of their
+// claimsJSON converts the typed claims to the plain values of their
 // JSON form (the names the documentation gives). Absent claims are an
 // empty object, so that a policy can always look into input.claims.
-func claimsValue(c any) (map[string]any, error) {
+// Evaluate uses walker.claims, which makes the same values without the
+// JSON.
+func claimsJSON(c any) (map[string]any, error) {
 	if c == nil {
 		return map[string]any{}, nil
 	}

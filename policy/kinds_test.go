@@ -314,12 +314,10 @@ func TestNitroDebug(t *testing.T) {
 	}
 }
 
-// TestClaimsAsJSON: a policy sees every corpus result's claims exactly as
-// their JSON form says (the engine converts them itself, for speed).
-func TestClaimsAsJSON(t *testing.T) {
-	e := newEngine(t, policy.Options{Policies: map[string]string{"echo": `package echo
-decision := {"status": "none", "reasons": [{"rule": "echo", "message": json.marshal(input.claims)}]}
-`}})
+// sampleResults are a result of every kind: the Turin sample, and with
+// the shared corpus one of each other TEE.
+func sampleResults(t *testing.T) map[string]*attest.Result {
+	t.Helper()
 	results := map[string]*attest.Result{"turin": turinResult(t)}
 	if _, err := os.Stat(filepath.Join(testutil.RepoRoot(t), "..", "shared", "corpus")); err == nil {
 		results["tdx-cos113"] = tdxEntry(t, "tdx-gcp-cos113-ccel-go-tdx-guest")
@@ -330,7 +328,16 @@ decision := {"status": "none", "reasons": [{"rule": "echo", "message": json.mars
 		results["azcvm-snp"] = corpusResult(t, "2025-07-01T00:00:00Z", "azure/trustee/az-snp-vtpm/evidence-v1.json")
 		results["azcvm-tdx"] = corpusResult(t, "2025-02-20T00:01:00Z", "azure/trustee/az-tdx-vtpm/evidence-v1.json")
 	}
-	for name, r := range results {
+	return results
+}
+
+// TestClaimsAsJSON: a policy sees every corpus result's claims exactly as
+// their JSON form says (the engine converts them itself, for speed).
+func TestClaimsAsJSON(t *testing.T) {
+	e := newEngine(t, policy.Options{Policies: map[string]string{"echo": `package echo
+decision := {"status": "none", "reasons": [{"rule": "echo", "message": json.marshal(input.claims)}]}
+`}})
+	for name, r := range sampleResults(t) {
 		t.Run(name, func(t *testing.T) {
 			d, err := e.Evaluate(t.Context(), r, nil, policy.EvalOptions{Policy: "echo"})
 			if err != nil {
