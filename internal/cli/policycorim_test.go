@@ -8,8 +8,10 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -219,5 +221,233 @@ func TestImportCoRIMUsage(t *testing.T) {
 	}
 	if code, _, stderr := run("policy", "import-corim", "--unsigned", f); code != cli.ExitRejected || !strings.Contains(stderr, "neither an unsigned CoRIM") {
 		t.Errorf("json: exit %d: %s", code, stderr)
+	}
+}
+
+// corimData is a file of internal/corim/testdata (its README names the
+// source of each).
+func corimData(t *testing.T, name string) string {
+	t.Helper()
+	return filepath.Join(testutil.RepoRoot(t), "internal", "corim", "testdata", name)
+}
+
+// importValues runs import-corim, wants exit 0, and returns the values by
+// "tee claim", and standard error.
+func importValues(t *testing.T, args ...string) (map[string][]policy.RefValue, []policy.RefValue, string) {
+	t.Helper()
+	code, stdout, stderr := run(append([]string{"policy", "import-corim"}, args...)...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	rvs, err := policy.ParseRefValues([]byte(stdout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	by := map[string][]policy.RefValue{}
+	for _, rv := range rvs {
+		by[rv.TEE+" "+rv.Claim] = append(by[rv.TEE+" "+rv.Claim], rv)
+	}
+	return by, rvs, stderr
+}
+
+func wantSays(t *testing.T, stderr string, says ...string) {
+	t.Helper()
+	for _, s := range says {
+		if !strings.Contains(stderr, s) {
+			t.Errorf("standard error does not say %q:\n%s", s, stderr)
+		}
+	}
+}
+
+// TestImportCoRIMSEVSNP imports Veraison's SEV-SNP CoRIM (profile
+// tag:amd.com,2024:snp-corim-profile): MEASUREMENT, FAMILY_ID, IMAGE_ID
+// and CHIP_ID map; the TCB versions, the per-report fields and the
+// 48-byte "by chip" instance (not a CHIP_ID) are listed as not imported.
+// Signed in the test with a test key, it imports with its signer as the
+// author.
+func TestImportCoRIMSEVSNP(t *testing.T) {
+	file := corimData(t, "veraison-sevsnp-refval.cbor")
+	by, rvs, stderr := importValues(t, "--unsigned", file)
+	if len(rvs) != 4 {
+		t.Errorf("%d values, want 4", len(rvs))
+	}
+	for claim, want := range map[string]string{
+		"snp measurement": "7699e6ac12ccdfd1dfac70e649ce1f046cb2afbb003438f4cdddfe2ccbe182fa5ffbe8dcdb930454324e10c52c788980",
+		"snp family_id":   "00000000000000000000000000000000",
+		"snp image_id":    "00000000000000000000000000000000",
+		"snp chip_id":     "c2a6528b7364e07e9f5c653ab3aa0dbd7384f9a80dfde54cc643ddbb89d8936425ff8a32568ca6ed771020dc39c33ccffb3b43cac0c501a0093cad6012dfd3ed",
+	} {
+		if len(by[claim]) != 1 || by[claim][0].Value != want {
+			t.Errorf("%s: %+v, want %s", claim, by[claim], want)
+		}
+	}
+	m := by["snp measurement"][0]
+	if m.ID != "corim:00000000-0000-0000-5596-0000000000001/f659d51036984b529dc639a0dd620998/0/m9/measurement/0" ||
+		!strings.Contains(m.Provenance.Source, "CoMID f659d51036984b529dc639a0dd620998, reference triple 0") || !strings.Contains(m.Provenance.Source, "unsigned") {
+		t.Errorf("measurement %+v", m)
+	}
+	wantSays(t, stderr, "mkey 647 (REPORTED_TCB): a TCB_VERSION", "mkey 640 (REPORT_DATA): differs per report",
+		"by-chip instance of CBOR tag 560, 48 bytes", "attest-key triple 0: a key endorsement", "4 reference values, 16 triples or values not imported")
+
+	unsigned, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	signed := filepath.Join(tmp, "snp.signed.cbor")
+	if err := os.WriteFile(signed, signCoRIM(t, unsigned, key, "AMD test signer"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pub := filepath.Join(tmp, "signer.pub")
+	writePub(t, pub, &key.PublicKey)
+	by, _, _ = importValues(t, "--key", pub, signed)
+	if m := by["snp measurement"]; len(m) != 1 || m[0].Provenance.Author != "AMD test signer" || !strings.Contains(m[0].Provenance.Source, `signed by "AMD test signer"`) {
+		t.Errorf("signed: %+v", m)
+	}
+}
+
+// TestImportCoRIMTPM imports Veraison's Parsec TPM CoRIM (PCRs 0-2 by
+// uint mkey, SHA-256 and SHA-384 each) as PCR values of the two banks;
+// Veraison's EnactTrust CoRIM states a digest of a PCR selection, which
+// maps onto no PCR and is refused with the reason.
+func TestImportCoRIMTPM(t *testing.T) {
+	by, rvs, stderr := importValues(t, "--unsigned", "--workload", "edge", corimData(t, "veraison-parsec-tpm-refval.cbor"))
+	if len(rvs) != 6 {
+		t.Errorf("%d values, want 6", len(rvs))
+	}
+	for pcr, sha384 := range []string{
+		"4284b5694ca6c0d2cf4789a0b95ac8025c818de52304364be7cd2981b2d2edc685b322277ec25819962413d8c9b2c1f5",
+		"4284b5694ca6c0d2cf4789a0b95ac8025c818de52304364be7cd2981b2d2edc685b322277ec25819962413d8c9b2c1f5",
+		"2107bbe761fca52d95136a1354db7a4dd57b1b26be0d3da71d9eb23986b34ba615abf6514cf35e5a9ea55a032d068a78",
+	} {
+		if v := by[fmt.Sprintf("tpm pcrs.sha384.%d", pcr)]; len(v) != 1 || v[0].Value != sha384 || v[0].Workload != "edge" {
+			t.Errorf("PCR %d SHA-384: %+v", pcr, v)
+		}
+		if v := by[fmt.Sprintf("tpm pcrs.sha256.%d", pcr)]; len(v) != 1 || v[0].Value != strings.Repeat("00", 32) {
+			t.Errorf("PCR %d SHA-256: %+v", pcr, v)
+		}
+	}
+	wantSays(t, stderr, "names the platforms the PCR values are for")
+
+	code, _, stderr := run("policy", "import-corim", "--unsigned", corimData(t, "veraison-enacttrust-refval.cbor"))
+	if code != cli.ExitRejected {
+		t.Errorf("EnactTrust: exit %d, want %d", code, cli.ExitRejected)
+	}
+	wantSays(t, stderr, "EnactTrust TPM: the digest of a quoted PCR selection", "no triple maps")
+}
+
+// wrapIntelCoMID puts a CoMID (untagged map bytes, as veraison/corim's
+// Intel profile test cases are) into an unsigned CoRIM of the Intel
+// profile, written to dir.
+func wrapIntelCoMID(t *testing.T, dir, name string, comid []byte) string {
+	t.Helper()
+	b, err := cbor.Marshal(cbor.Tag{Number: 501, Content: map[int]any{
+		0: name,
+		1: []any{cbor.Tag{Number: 506, Content: cbor.RawMessage(comid)}},
+		3: cbor.Tag{Number: 111, Content: []byte{0x60, 0x86, 0x48, 0x01, 0x86, 0xf8, 0x4d, 0x01, 0x10, 0x01}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, name+".cbor")
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestImportCoRIMIntel imports the Intel profile's published CoMIDs: the
+// SGX ISV enclave example of the profile draft maps to mr_signer,
+// isv_prod_id and a minimum isv_svn; veraison/corim's TDX SEAM CoMID
+// states SHA-256 and SHA-512 digests, which no TDX register is, so
+// nothing of it maps, and says so; its QE and PCE CoMIDs are collateral's
+// business.
+func TestImportCoRIMIntel(t *testing.T) {
+	tmp := t.TempDir()
+	var files []string
+	for _, n := range []string{"intel-profile-isve-ref", "veraison-tdx-seam-refval", "veraison-tdx-qe-refval", "veraison-tdx-pce-refval"} {
+		b, err := os.ReadFile(corimData(t, n+".comid.cbor"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, wrapIntelCoMID(t, tmp, n, b))
+	}
+	by, rvs, stderr := importValues(t, append([]string{"--unsigned"}, files...)...)
+	if len(rvs) != 3 {
+		t.Errorf("%d values, want 3: %+v", len(rvs), rvs)
+	}
+	for claim, want := range map[string]string{
+		"sgx mr_signer":   "a314fc2dc663ae7a6b6bc6787594057396e6b3f569cd50fd5ddb4d1bbafd2b6a",
+		"sgx isv_prod_id": "1",
+		"sgx isv_svn":     "6",
+	} {
+		if len(by[claim]) != 1 || by[claim][0].Value != want {
+			t.Errorf("%s: %+v, want %s", claim, by[claim], want)
+		}
+	}
+	wantSays(t, stderr,
+		"tee.mrsigner: a sha-512 digest; sgx mr_signer is sha-256",
+		"-88 (tee.tcbstatus)", "-81 (tee.miscselect)",
+		"tee.mrtee: a sha-256 digest; tdx mr_seam is sha-384",
+		"tee.isvsvn (operator 2, 6) of a tdx environment",
+		"Intel environment 2.16.840.1.113741.1.2.3.4.1 (SGX QE TCB): a quoting or provisioning enclave",
+		"Intel environment 2.16.840.1.113741.1.2.3.4.5 (TDX PCE TCB)",
+		"1 triples of triples-map key 1")
+
+	code, _, stderr := run("policy", "import-corim", "--unsigned", files[1])
+	if code != cli.ExitRejected || !strings.Contains(stderr, "no triple maps") {
+		t.Errorf("SEAM alone: exit %d, %s", code, stderr)
+	}
+}
+
+// tdCoRIM builds a CoRIM of the Intel profile for a TD (SYNTHETIC: no
+// published TD reference values exist; the profile names no TD
+// environment, and Assay reads the class model "TDX TD" as one): MRTD as
+// tee.mrtee, RTMRs as integrity registers 0-3.
+func tdCoRIM(t *testing.T, mrtd [][]byte, rtmr map[any][]byte) []byte {
+	t.Helper()
+	set := []any{}
+	for _, d := range mrtd {
+		set = append(set, []any{7, d})
+	}
+	regs := map[any]any{}
+	for k, v := range rtmr {
+		regs[k] = []any{[]any{7, v}}
+	}
+	comid := map[int]any{
+		1: map[int]any{0: "td-1"},
+		4: map[int]any{0: []any{[]any{
+			map[int]any{0: map[int]any{1: "Intel Corporation", 2: "TDX TD"}},
+			[]any{map[int]any{1: map[int]any{-83: cbor.Tag{Number: 60020, Content: []any{6, set}}, 14: regs}}},
+		}}},
+	}
+	b, err := cbor.Marshal(comid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestImportCoRIMTDXTD(t *testing.T) {
+	tmp := t.TempDir()
+	mrtd := bytes.Repeat([]byte{0x11}, 48)
+	mrtd2 := append(bytes.Repeat([]byte{0x22}, 47), 0x23)
+	rtmr := map[any][]byte{uint64(0): bytes.Repeat([]byte{0xa0}, 48), "rtmr1": bytes.Repeat([]byte{0xa1}, 48), uint64(2): bytes.Repeat([]byte{0xa2}, 48), "rtmr7": bytes.Repeat([]byte{0xa7}, 48)}
+	file := wrapIntelCoMID(t, tmp, "td", tdCoRIM(t, [][]byte{mrtd, mrtd2}, rtmr))
+	by, rvs, stderr := importValues(t, "--unsigned", file)
+	if len(rvs) != 5 || len(by["tdx mr_td"]) != 2 || by["tdx rtmr.1"][0].Value != strings.Repeat("a1", 48) || len(by["tdx rtmr.2"]) != 1 {
+		t.Errorf("%+v", by)
+	}
+	wantSays(t, stderr, `integrity register "rtmr7": a TD has RTMRs 0-3`)
+
+	// An MRTD listed both ways round (one copied from a tool that prints
+	// it reversed) is refused by validation.
+	rev := slices.Clone(mrtd2)
+	slices.Reverse(rev)
+	file = wrapIntelCoMID(t, tmp, "td-reversed", tdCoRIM(t, [][]byte{mrtd2, rev}, nil))
+	code, _, stderr := run("policy", "import-corim", "--unsigned", file)
+	if code != cli.ExitRejected || !strings.Contains(stderr, "do not validate") || !strings.Contains(stderr, "revers") {
+		t.Errorf("reversed MRTD: exit %d, %s", code, stderr)
 	}
 }
