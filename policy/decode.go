@@ -15,7 +15,10 @@ import (
 // straight from the Rego value. It is strict: an unknown key or a value of
 // the wrong type is an error, so that a misspelt field cannot silently
 // drop a judgement.
-func decode(v ast.Value) (Decision, error) {
+//
+// made are the judgements of the input, by their Rego value: a reason
+// that is one of them is the judgement, without reading it back.
+func decode(v ast.Value, made map[ast.Object]*judgement) (Decision, error) {
 	var d Decision
 	obj, ok := v.(ast.Object)
 	if !ok {
@@ -46,7 +49,7 @@ func decode(v ast.Value) (Decision, error) {
 		if obj.Len() != 1 {
 			return d, fmt.Errorf("decision has categories and other keys: give either categories, or status, trust_vector and reasons")
 		}
-		return decodeCategories(cats.Value)
+		return decodeCategories(cats.Value, made)
 	}
 	if st == nil {
 		return d, fmt.Errorf("decision has no status")
@@ -67,7 +70,7 @@ func decode(v ast.Value) (Decision, error) {
 		}
 		d.Reasons = make([]Reason, 0, arr.Len())
 		for i := range arr.Len() {
-			r, err := decodeReason(arr.Elem(i).Value)
+			r, err := decodeReason(arr.Elem(i).Value, made)
 			if err != nil {
 				return d, fmt.Errorf("decision.reasons[%d]: %v", i, err)
 			}
@@ -87,7 +90,7 @@ func decode(v ast.Value) (Decision, error) {
 // contraindicated, 32 if one is a warning, its affirm value if one is
 // affirming, else 0; the reasons are the judgements, category by category
 // in the order of their names.
-func decodeCategories(v ast.Value) (Decision, error) {
+func decodeCategories(v ast.Value, made map[ast.Object]*judgement) (Decision, error) {
 	var d Decision
 	tv := vectorFields(&d.TrustVector)
 	d.Reasons = []Reason{}
@@ -97,13 +100,13 @@ func decodeCategories(v ast.Value) (Decision, error) {
 		if !ok {
 			return fmt.Errorf("decision.categories has unknown key %v (want %s)", k, strings.Join(slices.Sorted(maps.Keys(tv)), ", "))
 		}
-		return decodeCategory(&d, name, c.Value, dst)
+		return decodeCategory(&d, name, c.Value, dst, made)
 	})
 	return d, err
 }
 
 // decodeCategory adds one category's judgements to d and sets its claim.
-func decodeCategory(d *Decision, name string, v ast.Value, claim *int8) error {
+func decodeCategory(d *Decision, name string, v ast.Value, claim *int8, made map[ast.Object]*judgement) error {
 	var affirm int64
 	var js *ast.Array
 	err := members("decision.categories."+name, v, func(key string, k, x *ast.Term) error {
@@ -131,7 +134,7 @@ func decodeCategory(d *Decision, name string, v ast.Value, claim *int8) error {
 	}
 	worst := attest.StatusNone
 	for i := range js.Len() {
-		r, err := decodeReason(js.Elem(i).Value)
+		r, err := decodeReason(js.Elem(i).Value, made)
 		if err != nil {
 			return fmt.Errorf("decision.categories.%s.judgements[%d]: %v", name, i, err)
 		}
@@ -187,7 +190,13 @@ func decodeVector(v ast.Value) (TrustVector, error) {
 	return tv, err
 }
 
-func decodeReason(v ast.Value) (Reason, error) {
+func decodeReason(v ast.Value, made map[ast.Object]*judgement) (Reason, error) {
+	// Every type that implements ast.Object is a pointer: a valid map key.
+	if o, ok := v.(ast.Object); ok && made[o] != nil {
+		if r, ok := made[o].reason(); ok {
+			return r, nil
+		}
+	}
 	var r Reason
 	err := members("", v, func(key string, k, x *ast.Term) error {
 		switch key {

@@ -302,17 +302,13 @@ func (e *Engine) Evaluate(ctx context.Context, r *attest.Result, refs []RefValue
 	if err != nil {
 		return Decision{}, fmt.Errorf("%w: claims: %v", ErrEval, err)
 	}
-	sel := selectRefs(refs, kind, o.Workload)
-	ents := make([]map[string]any, len(sel))
-	for i, rv := range sel {
-		ents[i] = refEntry(rv)
-	}
-	d, err := e.eval(ctx, pq, name, r, kind, claims, sel, ents, now, false)
+	ents := newEntries(selectRefs(refs, kind, o.Workload))
+	d, err := e.eval(ctx, pq, name, r, kind, claims, ents, now, false)
 	if err != nil {
 		return Decision{}, err
 	}
 	if o.IncludeStaged {
-		s, err := e.eval(ctx, pq, name, r, kind, claims, sel, ents, now, true)
+		s, err := e.eval(ctx, pq, name, r, kind, claims, ents, now, true)
 		if err != nil {
 			return Decision{}, fmt.Errorf("shadow: %w", err)
 		}
@@ -321,8 +317,8 @@ func (e *Engine) Evaluate(ctx context.Context, r *attest.Result, refs []RefValue
 	return d, nil
 }
 
-func (e *Engine) eval(ctx context.Context, pq rego.PreparedEvalQuery, name string, r *attest.Result, kind string, claims map[string]any, refs []RefValue, ents []map[string]any, now time.Time, staged bool) (Decision, error) {
-	in := input(r, kind, claims, refs, ents, now, staged)
+func (e *Engine) eval(ctx context.Context, pq rego.PreparedEvalQuery, name string, r *attest.Result, kind string, claims map[string]any, ents *entries, now time.Time, staged bool) (Decision, error) {
+	in, made := input(r, kind, claims, ents, now, staged)
 	// No metrics: OPA would allocate timers on every evaluation.
 	rs, err := pq.Eval(ctx, rego.EvalParsedInput(in), rego.EvalTime(now), rego.EvalMetrics(metrics.NoOp()))
 	if err != nil {
@@ -335,7 +331,7 @@ func (e *Engine) eval(ctx context.Context, pq rego.PreparedEvalQuery, name strin
 	if !ok {
 		return Decision{}, fmt.Errorf("%w: policy %s: result is %T", ErrEval, name, rs[0].Expressions[0].Value)
 	}
-	d, err := decode(t.Value)
+	d, err := decode(t.Value, made)
 	if err != nil {
 		return Decision{}, fmt.Errorf("%w: policy %s: %v", ErrEval, name, err)
 	}
@@ -407,40 +403,69 @@ next:
 	return out
 }
 
+// entries are the selected reference values and their entries in the
+// input, made once for both evaluations (IncludeStaged): as Go values,
+// which OPA converts only if a policy reads them (input.reference_values
+// and the other lists), and as Rego values, made when a judgement first
+// cites them.
+type entries struct {
+	refs []RefValue
+	maps []map[string]any
+	vals map[*RefValue]ast.Value
+}
+
+func newEntries(refs []RefValue) *entries {
+	es := &entries{refs: refs, maps: make([]map[string]any, len(refs))}
+	for i, rv := range refs {
+		es.maps[i] = refEntry(rv)
+	}
+	return es
+}
+
+// value is the Rego value of the entry of rv, one of es.refs.
+func (es *entries) value(rv *RefValue) ast.Value {
+	if v, ok := es.vals[rv]; ok {
+		return v
+	}
+	if es.vals == nil {
+		es.vals = map[*RefValue]ast.Value{}
+	}
+	v := entryValue(rv)
+	es.vals[rv] = v
+	return v
+}
+
 // input builds the document the policy sees (docs/policy.md, "Input").
 // It is handed to OPA as a lazy object: only the parts a policy reads are
 // converted to Rego values, and a default policy reads few of the claims.
-func input(r *attest.Result, kind string, claims map[string]any, refs []RefValue, ents []map[string]any, now time.Time, staged bool) ast.Value {
+// The judgements (input.comparisons, input.tcb) are Rego values already,
+// made returns them with the judgement each was made from, so that
+// decoding the decision need not read them back.
+func input(r *attest.Result, kind string, claims map[string]any, ents *entries, now time.Time, staged bool) (ast.Value, map[ast.Object]*judgement) {
 	by := map[string]*refsOf{}
-	for i, rv := range refs {
-		var dst *[]map[string]any
+	counted, revoked, outside := map[string]any{}, map[string]any{}, map[string]any{}
+	for i := range ents.refs {
+		rv := &ents.refs[i]
 		rs := by[rv.Claim]
 		if rs == nil {
 			rs = &refsOf{}
 		}
+		var dst *[]*RefValue
+		var list map[string]any
 		switch {
 		case rv.State == StateRevoked || rv.State == StateDeprecated:
-			dst = &rs.revoked
+			dst, list = &rs.revoked, revoked
 		case (rv.State == StateActive || (staged && rv.State == StateStaged)) && rv.validAt(now):
-			dst = &rs.counted
+			dst, list = &rs.counted, counted
 		case rv.State == StateActive || (staged && rv.State == StateStaged):
-			dst = &rs.outside
+			dst, list = &rs.outside, outside
 		default:
 			continue
 		}
-		*dst = append(*dst, ents[i])
+		*dst = append(*dst, rv)
+		l, _ := list[rv.Claim].([]any)
+		list[rv.Claim] = append(l, ents.maps[i])
 		by[rv.Claim] = rs
-	}
-	counted, revoked, outside := map[string]any{}, map[string]any{}, map[string]any{}
-	for path, rs := range by {
-		for _, l := range []struct {
-			dst map[string]any
-			es  []map[string]any
-		}{{counted, rs.counted}, {revoked, rs.revoked}, {outside, rs.outside}} {
-			if len(l.es) > 0 {
-				l.dst[path] = entries(l.es)
-			}
-		}
 	}
 	failed := []any{}
 	for _, c := range r.Checks {
@@ -453,6 +478,16 @@ func input(r *attest.Result, kind string, claims map[string]any, refs []RefValue
 		}
 		failed = append(failed, map[string]any{"name": c.Name, "severity": sev.String(), "detail": c.Detail})
 	}
+	made := map[ast.Object]*judgement{}
+	comparisons := map[string]any{}
+	for path, j := range compareAll(kind, claims, by) {
+		comparisons[path] = j.value(ents, made)
+	}
+	tjs := tcbJudgements(kind, claims, by, now)
+	tcb := make([]any, len(tjs))
+	for i, j := range tjs {
+		tcb[i] = j.value(ents, made)
+	}
 	return ast.LazyObject(map[string]any{
 		"tee":              r.TEE,
 		"kind":             kind,
@@ -463,12 +498,49 @@ func input(r *attest.Result, kind string, claims map[string]any, refs []RefValue
 		"reference_values": counted,
 		"revoked":          revoked,
 		"outside_window":   outside,
-		"comparisons":      compareAll(kind, claims, by),
-		"tcb":              tcbJudgements(kind, claims, by, now),
+		"comparisons":      comparisons,
+		"tcb":              tcb,
 		"shadow":           staged,
-	})
+	}), made
 }
 
+// Keys of an entry's Rego value. Never written: OPA shares interned terms
+// the same way.
+var (
+	keyValue      = ast.StringTerm("value")
+	keyID         = ast.StringTerm("id")
+	keyState      = ast.StringTerm("state")
+	keyVersion    = ast.StringTerm("version")
+	keyWorkload   = ast.StringTerm("workload")
+	keyNotBefore  = ast.StringTerm("not_before")
+	keyNotAfter   = ast.StringTerm("not_after")
+	keyProvenance = ast.StringTerm("provenance")
+	keyAuthor     = ast.StringTerm("author")
+	keySource     = ast.StringTerm("source")
+	keyNote       = ast.StringTerm("note")
+)
+
+// entryValue is refEntry(*rv) as a Rego value, made directly: what OPA
+// makes of the map (TestEntryValue), for less.
+func entryValue(rv *RefValue) ast.Value {
+	p := rv.Provenance
+	return ast.NewObject(
+		ast.Item(keyValue, ast.InternedTerm(rv.Value)),
+		ast.Item(keyID, ast.InternedTerm(rv.ID)),
+		ast.Item(keyState, ast.InternedTerm(string(rv.State))),
+		ast.Item(keyVersion, ast.InternedTerm(rv.Version)),
+		ast.Item(keyWorkload, ast.InternedTerm(rv.Workload)),
+		ast.Item(keyNotBefore, ast.InternedTerm(formatTime(rv.NotBefore))),
+		ast.Item(keyNotAfter, ast.InternedTerm(formatTime(rv.NotAfter))),
+		ast.Item(keyProvenance, ast.ObjectTerm(
+			ast.Item(keyAuthor, ast.InternedTerm(p.Author)),
+			ast.Item(keySource, ast.InternedTerm(p.Source)),
+			ast.Item(keyNote, ast.InternedTerm(p.Note)),
+		)),
+	)
+}
+
+// refEntry is a reference value as the policy sees it in the input.
 func refEntry(rv RefValue) map[string]any {
 	return map[string]any{
 		"value":      rv.Value,

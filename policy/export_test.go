@@ -1,5 +1,16 @@
 package policy
 
+import (
+	"cmp"
+	"context"
+	"errors"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+
+	"github.com/assay-dev/assay/attest"
+)
+
 // DecodeJSON exposes the claims decoder to the fuzz test.
 var DecodeJSON = decodeJSON
 
@@ -8,3 +19,36 @@ var ClaimsJSON = claimsJSON
 
 // ClaimsWalk is the conversion Evaluate uses, with the engine's plans.
 func (e *Engine) ClaimsWalk(c any) (map[string]any, error) { return e.walk.claims(c) }
+
+// DecodeBoth evaluates as Evaluate does (without the shadow) and decodes
+// the decision twice: with the judgements the engine made (fast), and
+// reading every reason back from its Rego value (slow).
+func (e *Engine) DecodeBoth(ctx context.Context, r *attest.Result, refs []RefValue, o EvalOptions) (fast, slow Decision, err error) {
+	kind := Kind(r)
+	name := cmp.Or(o.Policy, kind)
+	claims, err := e.walk.claims(r.Claims)
+	if err != nil {
+		return fast, slow, err
+	}
+	now := e.now()
+	in, made := input(r, kind, claims, newEntries(selectRefs(refs, kind, o.Workload)), now, o.IncludeStaged)
+	rs, err := e.policies[name].Eval(ctx, rego.EvalParsedInput(in), rego.EvalTime(now))
+	if err != nil {
+		return fast, slow, err
+	}
+	v := rs[0].Expressions[0].Value.(*ast.Term).Value
+	if fast, err = decode(v, made); err != nil {
+		return fast, slow, err
+	}
+	if len(made) == 0 {
+		return fast, slow, errors.New("no judgements made")
+	}
+	slow, err = decode(v, nil)
+	return fast, slow, err
+}
+
+// EntryValues are a reference value's entry made directly, and as OPA
+// converts its Go form.
+func EntryValues(rv RefValue) (direct, converted ast.Value) {
+	return entryValue(&rv), ast.MustInterfaceToValue(refEntry(rv))
+}

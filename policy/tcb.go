@@ -251,8 +251,8 @@ func (j tcbPolicyJSON) policy() (TCBPolicy, error) {
 
 // tcbJudgements judges the claims against the TCB policy claims that
 // count (input.tcb): each a reason of the output contract.
-func tcbJudgements(kind string, claims map[string]any, by map[string]*refsOf, now time.Time) []any {
-	out := []any{}
+func tcbJudgements(kind string, claims map[string]any, by map[string]*refsOf, now time.Time) []*judgement {
+	var out []*judgement
 	switch kind {
 	case "snp":
 		product, _ := claims["product"].(string)
@@ -268,10 +268,10 @@ func tcbJudgements(kind string, claims map[string]any, by map[string]*refsOf, no
 			v, present := lookup(claims, claim)
 			found, _ := scalarText(v)
 			present = present && v != nil
-			j := map[string]any{"rule": kind + ".tcb." + path, "claim": claim, "found": found}
+			j := &judgement{rule: kind + ".tcb." + path, claim: claim, found: found}
 			if !present && strings.HasSuffix(claim, ".fmc") {
-				j["status"], j["allowed"] = "none", entries(by[path].counted)
-				j["message"] = fmt.Sprintf("%s: a %s report's TCB has no FMC; the minimum is not applied", claim, orUnknown(product))
+				j.status, j.allowed = "none", by[path].counted
+				j.message = fmt.Sprintf("%s: a %s report's TCB has no FMC; the minimum is not applied", claim, orUnknown(product))
 			} else {
 				minimum(j, claim, found, present, by[path])
 			}
@@ -288,7 +288,7 @@ func tcbJudgements(kind string, claims map[string]any, by map[string]*refsOf, no
 
 // statusJudgement judges tcb_status against the accepted statuses and
 // the grace period; nil when neither is named.
-func statusJudgement(kind string, claims map[string]any, by map[string]*refsOf, now time.Time) map[string]any {
+func statusJudgement(kind string, claims map[string]any, by map[string]*refsOf, now time.Time) *judgement {
 	acc, grace := by[claimTCBStatus], by[claimGraceDays]
 	if acc == nil && grace == nil {
 		return nil
@@ -300,18 +300,18 @@ func statusJudgement(kind string, claims map[string]any, by map[string]*refsOf, 
 		grace = &refsOf{}
 	}
 	status, _ := claims["tcb_status"].(string)
-	j := map[string]any{"rule": kind + ".tcb_status", "claim": "tcb_status", "found": status}
-	bad := func(msg string, a ...any) map[string]any {
-		j["status"], j["allowed"], j["message"] = "contraindicated", entries(acc.counted), fmt.Sprintf(msg, a...)
+	j := &judgement{rule: kind + ".tcb_status", claim: "tcb_status", found: status}
+	bad := func(msg string, a ...any) *judgement {
+		j.status, j.allowed, j.message = "contraindicated", acc.counted, fmt.Sprintf(msg, a...)
 		return j
 	}
 	if status == "" {
 		return bad("tcb_status is absent: the verifier did not grade the platform's TCB; accepted: %s", listing(acc.counted))
 	}
 	for _, e := range acc.counted {
-		if e["value"] == status {
-			j["status"], j["allowed"] = "affirming", []any{e}
-			j["message"] = fmt.Sprintf("tcb_status %s is accepted (reference value %s, %s)", status, e["id"], origin(e))
+		if e.Value == status {
+			j.status, j.allowed = "affirming", []*RefValue{e}
+			j.message = fmt.Sprintf("tcb_status %s is accepted (reference value %s, %s)", status, e.ID, origin(e))
 			return j
 		}
 	}
@@ -321,9 +321,9 @@ func statusJudgement(kind string, claims map[string]any, by map[string]*refsOf, 
 		notAccepted = fmt.Sprintf("tcb_status %s", status)
 	}
 	// The grace period: the largest that counts (values are alternatives).
-	days, dayRef := -1, map[string]any(nil)
+	days, dayRef := -1, (*RefValue)(nil)
 	for _, e := range grace.counted {
-		if n, err := strconv.Atoi(e["value"].(string)); err == nil && n > days {
+		if n, err := strconv.Atoi(e.Value); err == nil && n > days {
 			days, dayRef = n, e
 		}
 	}
@@ -338,29 +338,29 @@ func statusJudgement(kind string, claims map[string]any, by map[string]*refsOf, 
 		return bad("%s, and a revoked TCB gets no grace period", notAccepted)
 	case sup == "" || supErr != nil:
 		if named {
-			return bad("%s, and no newer TCB level superseded it: the grace period (%d days, reference value %s) runs from a TCB recovery", notAccepted, days, dayRef["id"])
+			return bad("%s, and no newer TCB level superseded it: the grace period (%d days, reference value %s) runs from a TCB recovery", notAccepted, days, dayRef.ID)
 		}
-		j["status"], j["allowed"] = "affirming", []any{dayRef}
-		j["message"] = fmt.Sprintf("tcb_status %s: no newer TCB level supersedes the platform's, so the grace period (reference value %s) does not apply", status, dayRef["id"])
+		j.status, j.allowed = "affirming", []*RefValue{dayRef}
+		j.message = fmt.Sprintf("tcb_status %s: no newer TCB level supersedes the platform's, so the grace period (reference value %s) does not apply", status, dayRef.ID)
 		return j
 	}
 	until := supAt.AddDate(0, 0, days)
 	if now.Before(until) {
-		j["status"], j["allowed"] = "affirming", []any{dayRef}
-		j["message"] = fmt.Sprintf("%s, but is within its grace period: superseded by the TCB recovery of %s (tcbDate), accepted for %d days (reference value %s), until %s",
-			notAccepted, sup, days, dayRef["id"], until.UTC().Format(time.RFC3339))
+		j.status, j.allowed = "affirming", []*RefValue{dayRef}
+		j.message = fmt.Sprintf("%s, but is within its grace period: superseded by the TCB recovery of %s (tcbDate), accepted for %d days (reference value %s), until %s",
+			notAccepted, sup, days, dayRef.ID, until.UTC().Format(time.RFC3339))
 		return j
 	}
-	j["allowed"] = []any{dayRef}
-	j["status"] = "contraindicated"
-	j["message"] = fmt.Sprintf("%s, and its grace period is over: superseded by the TCB recovery of %s (tcbDate), accepted for %d days (reference value %s), until %s",
-		notAccepted, sup, days, dayRef["id"], until.UTC().Format(time.RFC3339))
+	j.allowed = []*RefValue{dayRef}
+	j.status = "contraindicated"
+	j.message = fmt.Sprintf("%s, and its grace period is over: superseded by the TCB recovery of %s (tcbDate), accepted for %d days (reference value %s), until %s",
+		notAccepted, sup, days, dayRef.ID, until.UTC().Format(time.RFC3339))
 	return j
 }
 
 // advisoryJudgements judges the open advisories (advisory_ids) against
 // the deny and allow lists.
-func advisoryJudgements(kind string, claims map[string]any, by map[string]*refsOf) []any {
+func advisoryJudgements(kind string, claims map[string]any, by map[string]*refsOf) []*judgement {
 	var open []string
 	if l, ok := claims["advisory_ids"].([]any); ok {
 		for _, a := range l {
@@ -370,41 +370,41 @@ func advisoryJudgements(kind string, claims map[string]any, by map[string]*refsO
 		}
 	}
 	found := strings.Join(open, ",")
-	var out []any
+	var out []*judgement
 	if rs := by[claimAdvDenied]; rs != nil {
-		j := map[string]any{"rule": kind + ".advisory_ids.denied", "claim": "advisory_ids", "found": found}
-		var hits []any
+		j := &judgement{rule: kind + ".advisory_ids.denied", claim: "advisory_ids", found: found}
+		var hits []*RefValue
 		var names []string
 		for _, e := range rs.counted {
-			if slices.Contains(open, e["value"].(string)) {
+			if slices.Contains(open, e.Value) {
 				hits = append(hits, e)
-				names = append(names, fmt.Sprintf("%s (reference value %s)", e["value"], e["id"]))
+				names = append(names, fmt.Sprintf("%s (reference value %s)", e.Value, e.ID))
 			}
 		}
 		if len(hits) > 0 {
-			j["status"], j["allowed"] = "contraindicated", hits
-			j["message"] = fmt.Sprintf("advisory_ids: denied advisories are open on this platform: %s", strings.Join(names, ", "))
+			j.status, j.allowed = "contraindicated", hits
+			j.message = fmt.Sprintf("advisory_ids: denied advisories are open on this platform: %s", strings.Join(names, ", "))
 		} else {
-			j["status"], j["allowed"] = "affirming", entries(rs.counted)
-			j["message"] = fmt.Sprintf("advisory_ids: none of the open advisories (%s) is denied (denied: %s)", orNone(found), listing(rs.counted))
+			j.status, j.allowed = "affirming", rs.counted
+			j.message = fmt.Sprintf("advisory_ids: none of the open advisories (%s) is denied (denied: %s)", orNone(found), listing(rs.counted))
 		}
 		out = append(out, j)
 	}
 	if rs := by[claimAdvAllowed]; rs != nil {
-		j := map[string]any{"rule": kind + ".advisory_ids.allowed", "claim": "advisory_ids", "found": found}
+		j := &judgement{rule: kind + ".advisory_ids.allowed", claim: "advisory_ids", found: found}
 		var outside []string
 		for _, a := range open {
-			if !slices.ContainsFunc(rs.counted, func(e map[string]any) bool { return e["value"] == a }) {
+			if !slices.ContainsFunc(rs.counted, func(e *RefValue) bool { return e.Value == a }) {
 				outside = append(outside, a)
 			}
 		}
-		j["allowed"] = entries(rs.counted)
+		j.allowed = rs.counted
 		if len(outside) > 0 {
-			j["status"] = "contraindicated"
-			j["message"] = fmt.Sprintf("advisory_ids: open advisories %s are not on the allow list (allowed: %s)", strings.Join(outside, ", "), listing(rs.counted))
+			j.status = "contraindicated"
+			j.message = fmt.Sprintf("advisory_ids: open advisories %s are not on the allow list (allowed: %s)", strings.Join(outside, ", "), listing(rs.counted))
 		} else {
-			j["status"] = "affirming"
-			j["message"] = fmt.Sprintf("advisory_ids: every open advisory (%s) is on the allow list", orNone(found))
+			j.status = "affirming"
+			j.message = fmt.Sprintf("advisory_ids: every open advisory (%s) is on the allow list", orNone(found))
 		}
 		out = append(out, j)
 	}

@@ -44,6 +44,7 @@ func runTCB(t *testing.T, r *attest.Result, now time.Time, tests []tcbCase) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			sameReadBack(t, e, r, tcbFile(t, tc.policies), policy.EvalOptions{})
 			if d.Status != tc.status {
 				t.Errorf("status %s, want %s: %+v", d.Status, tc.status, d.Reasons)
 			}
