@@ -10,11 +10,14 @@
 //     Format" 1.0): what UEFI firmware and shim extend into PCR 4 (TDX:
 //     RTMR1) in an EV_EFI_BOOT_SERVICES_APPLICATION event when they load
 //     shim, grub, systemd-boot, a UKI or a kernel.
-//   - A prediction (PredictTCG, PredictCCEL): the reference log's events
-//     with the digests of the new components put in place of the logged
-//     ones — the n-th boot application, the kernel command line as grub
-//     and the Linux EFI stub measure it, the initrd — replayed with the
-//     replay of internal/eventlog/tcg or ccel.
+//   - A prediction (Predict): the reference log's events with the
+//     digests of the new components put in place of the logged ones — the
+//     n-th boot application, the kernel command line as grub and the
+//     Linux EFI stub measure it, the initrd — replayed. The log comes in
+//     as a Log, which internal/cli builds with the parsers of
+//     internal/eventlog/tcg and ccel: like every measure package, this
+//     one uses the standard library alone (its tests check its replay
+//     against those packages').
 //
 // # Command line conventions
 //

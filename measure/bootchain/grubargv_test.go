@@ -1,6 +1,7 @@
 package bootchain
 
 import (
+	"crypto"
 	"slices"
 	"testing"
 )
@@ -42,4 +43,12 @@ func FuzzGrubArgv(f *testing.F) {
 			t.Fatalf("grubArgv(%q) = %q, written back as %q", s, argv, grubCmdline(argv))
 		}
 	})
+}
+
+func TestBankName(t *testing.T) {
+	for h, want := range map[crypto.Hash]string{crypto.SHA1: "sha1", crypto.SHA256: "sha256", crypto.SHA384: "sha384", crypto.SHA512: "sha512", crypto.SHA3_256: "sha3_256"} {
+		if got := bankName(h); got != want {
+			t.Errorf("bankName(%v) = %q, want %q", h, got, want)
+		}
+	}
 }

@@ -7,10 +7,11 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"maps"
+	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf16"
-
-	"github.com/assay-dev/assay/internal/eventlog/uefi"
 )
 
 // Components are the parts of the new boot chain that replace the
@@ -99,13 +100,37 @@ const (
 	tagLinuxInitrd      = 0x8F3B22EC
 )
 
-// logEvent is the part of a TPM or CC log event the model reads.
-type logEvent struct {
-	num     int
-	reg     int // -1: not replayed
-	typ     uint32
-	data    []byte
-	digests map[crypto.Hash][]byte
+// Log is a boot event log as the prediction reads it. internal/cli
+// builds it from the TPM and CC event log parsers (internal/eventlog/tcg,
+// ccel): measure packages use the standard library alone.
+type Log struct {
+	// Format is "tcg" (TPM PCRs) or "ccel" (TDX RTMRs).
+	Format string
+	// Banks are the digest banks replayed: those of the log Go can
+	// compute; SHA-384 for a CC log.
+	Banks []crypto.Hash
+	// Events are the log's events in order.
+	Events []Event
+	// Start, when not nil, gives the value a register's replay starts
+	// from in a bank; nil, or a nil result: zero. (A TPM's PCR 0 starts
+	// at its startup locality, PFP 1.06 section 10.4.5.3.)
+	Start func(h crypto.Hash, register int) []byte
+}
+
+// Event is one event of a Log.
+type Event struct {
+	// Num is the event's number in the log, for messages.
+	Num int
+	// Register is the PCR (tcg) or the RTMR, 0 to 3 (ccel), the event
+	// extends; -1 when it extends none (EV_NO_ACTION, TDX MRTD, indexes
+	// out of range).
+	Register int
+	// Type is the eventType (TCG PC Client PFP 1.06 Table 9).
+	Type uint32
+	// Data is the event data.
+	Data []byte
+	// Digests are the event's digests by bank.
+	Digests map[crypto.Hash][]byte
 }
 
 // change is a rebuilt event: new data and a digest in every bank.
@@ -170,7 +195,7 @@ func sameDigests(a, b map[crypto.Hash][]byte) bool {
 
 // rebuilder walks a log and records the changes the components make.
 type rebuilder struct {
-	evs     []logEvent
+	evs     []Event
 	banks   []crypto.Hash
 	c       Components
 	regName func(int) string
@@ -181,8 +206,8 @@ type rebuilder struct {
 // logged digest, then records the change to the new content.
 func (r *rebuilder) model(i int, component, what string, oldParts, newParts [][]byte, data []byte, text string) error {
 	e := &r.evs[i]
-	if old := digestsOf(r.banks, oldParts...); !sameDigests(old, e.digests) {
-		return fmt.Errorf("%w: event #%d (%s) is not the %s digest the model gives for what the log says was measured", ErrUnsupported, e.num, r.regName(e.reg), what)
+	if old := digestsOf(r.banks, oldParts...); !sameDigests(old, e.Digests) {
+		return fmt.Errorf("%w: event #%d (%s) is not the %s digest the model gives for what the log says was measured", ErrUnsupported, e.Num, r.regName(e.Register), what)
 	}
 	r.set(i, component, digestsOf(r.banks, newParts...), data, text)
 	return nil
@@ -191,7 +216,7 @@ func (r *rebuilder) model(i int, component, what string, oldParts, newParts [][]
 func (r *rebuilder) set(i int, component string, d map[crypto.Hash][]byte, data []byte, text string) {
 	e := &r.evs[i]
 	r.changes = append(r.changes, change{i: i, component: component, text: text, data: data, digests: d,
-		changedFromLog: !sameDigests(d, e.digests)})
+		changedFromLog: !sameDigests(d, e.Digests)})
 }
 
 // eventText is the ASCII text of an event's data up to its first NUL.
@@ -227,10 +252,10 @@ func (r *rebuilder) run() error {
 		}
 	}
 	for _, e := range r.evs {
-		if e.reg < 0 || e.typ != evIPL {
+		if e.Register < 0 || e.Type != evIPL {
 			continue
 		}
-		s := eventText(e.data)
+		s := eventText(e.Data)
 		for _, g := range grubEvents {
 			if rest, ok := strings.CutPrefix(s, g.prefix); ok && g.kind == "cmdline" {
 				if argv, ok := grubArgv(rest); ok {
@@ -248,10 +273,10 @@ func (r *rebuilder) run() error {
 		uki           string
 	)
 	for i, e := range r.evs {
-		if e.reg < 0 {
+		if e.Register < 0 {
 			continue
 		}
-		switch e.typ {
+		switch e.Type {
 		case evBootServicesApp:
 			if app < len(c.EFI) && c.EFI[app] != nil {
 				d := make(map[crypto.Hash][]byte, len(r.banks))
@@ -262,28 +287,28 @@ func (r *rebuilder) run() error {
 			}
 			app++
 		case evEventTag:
-			t, ok := uefi.ParseTaggedEvent(e.data)
+			id, ok := taggedEventID(e.Data)
 			if !ok {
 				continue
 			}
 			switch {
-			case t.ID == tagLinuxLoadOptions && c.Cmdline != nil:
+			case id == tagLinuxLoadOptions && c.Cmdline != nil:
 				if lastCmdline == nil {
-					return fmt.Errorf("%w: event #%d (%s) measures the kernel's LoadOptions, which no grub command line event before it spells out", ErrUnsupported, e.num, r.regName(e.reg))
+					return fmt.Errorf("%w: event #%d (%s) measures the kernel's LoadOptions, which no grub command line event before it spells out", ErrUnsupported, e.Num, r.regName(e.Register))
 				}
 				cmdlineEvents++
 				if err := r.model(i, "cmdline", "LoadOptions (UTF-16LE \"BOOT_IMAGE=\" and grub's command line)",
 					[][]byte{utf16LE(grubLoadOptionsPrefix + *lastCmdline)}, [][]byte{utf16LE(grubLoadOptionsPrefix + *c.Cmdline)}, nil, ""); err != nil {
 					return err
 				}
-			case t.ID == tagLinuxInitrd && c.Initrd != nil:
+			case id == tagLinuxInitrd && c.Initrd != nil:
 				initrdEvents++
 				r.set(i, "initrd", digestsOf(r.banks, c.Initrd), nil, "")
 			}
 		case evIPL:
-			s := eventText(e.data)
-			if name := uefi.UTF16String(e.data); strings.HasPrefix(name, ".") && len(e.data) > 2 && e.data[1] == 0 {
-				uki = name // systemd-stub's UKI section events
+			s := eventText(e.Data)
+			if isUKISection(e.Data) {
+				uki = s // systemd-stub's UKI section events
 			}
 			switch {
 			case c.Initrd != nil && (s == "grub_linuxefi Initrd" || (initrdPath != "" && s == initrdPath)):
@@ -405,4 +430,124 @@ func grubCmdline(argv []string) string {
 		}
 	}
 	return b.String()
+}
+
+// taggedEventID returns the taggedEventID of a TCG_PCClientTaggedEvent
+// (PFP 1.06 section 10.4.2.1) whose taggedEventDataSize covers the rest
+// of b.
+func taggedEventID(b []byte) (uint32, bool) {
+	if len(b) < 8 || uint64(binary.LittleEndian.Uint32(b[4:])) != uint64(len(b)-8) {
+		return 0, false
+	}
+	return binary.LittleEndian.Uint32(b), true
+}
+
+// isUKISection reports whether b is a UTF-16LE name starting with "." —
+// how systemd-stub names the UKI section it measures (".linux",
+// ".cmdline").
+func isUKISection(b []byte) bool {
+	return len(b) >= 4 && b[0] == '.' && b[1] == 0 && b[2] != 0 && b[3] == 0
+}
+
+// eventTypeNames names the event types the model rebuilds (PFP 1.06
+// Table 9).
+var eventTypeNames = map[uint32]string{
+	evEventTag:        "EV_EVENT_TAG",
+	evIPL:             "EV_IPL",
+	evBootServicesApp: "EV_EFI_BOOT_SERVICES_APPLICATION",
+}
+
+// formats are the register names and the boot-loader registers of each
+// log format: TPM PCR 4 (boot manager code) and PCRs 8 and 9 (the OS
+// loader's: grub's commands and files) (TCG PC Client PFP 1.06 section
+// 3.3.4); TDX RTMR1 and RTMR2, where TDVF maps PCR 2-6 and 8-15 (UEFI
+// 2.10 section 38.4.1).
+var formats = map[string]struct {
+	prefix    string
+	predicted []int
+}{
+	"tcg":  {"pcr", []int{4, 8, 9}},
+	"ccel": {"rtmr", []int{1, 2}},
+}
+
+// Predict predicts the registers of a boot like l's with c's components
+// in place of the logged ones. The boot-loader registers (PCR 4, 8, 9;
+// RTMR1, RTMR2) are the prediction; the others are l's replay. An event
+// the components would rebuild in another register is ErrUnsupported.
+// A register with an event lacking a bank's digest is left out of that
+// bank.
+func Predict(l *Log, c Components) (*Prediction, error) {
+	f, ok := formats[l.Format]
+	if !ok {
+		return nil, fmt.Errorf("%w: log format %q, want tcg or ccel", ErrInput, l.Format)
+	}
+	if len(l.Banks) == 0 {
+		return nil, fmt.Errorf("%w: the log has no bank to replay", ErrUnsupported)
+	}
+	r := &rebuilder{evs: l.Events, banks: l.Banks, c: c, regName: func(n int) string { return f.prefix + strconv.Itoa(n) }}
+	if err := r.run(); err != nil {
+		return nil, err
+	}
+	next := slices.Clone(l.Events)
+	p := &Prediction{Format: l.Format}
+	for _, ch := range r.changes {
+		e := &next[ch.i]
+		if !slices.Contains(f.predicted, e.Register) {
+			return nil, fmt.Errorf("%w: event #%d rebuilt from %s extends %s, which is not a boot-loader register", ErrUnsupported, e.Num, ch.component, r.regName(e.Register))
+		}
+		e.Digests = ch.digests
+		p.Rebuilt = append(p.Rebuilt, Rebuilt{Num: e.Num, Register: r.regName(e.Register), Type: eventTypeNames[e.Type], Component: ch.component, Text: ch.text, Changed: ch.changedFromLog})
+	}
+	for _, h := range l.Banks {
+		before, after := l.replay(l.Events, h), l.replay(next, h)
+		for _, n := range slices.Sorted(maps.Keys(after)) {
+			from := "reference_log"
+			if slices.Contains(f.predicted, n) {
+				from = "prediction"
+			}
+			p.Registers = append(p.Registers, Register{Name: r.regName(n), Index: n, Bank: bankName(h), Value: after[n], From: from, Changed: !bytes.Equal(after[n], before[n])})
+		}
+	}
+	return p, nil
+}
+
+// replay extends each register, R = H(R || digest), for the events that
+// name one, in order (TPM 2.0 Part 1 section 17.2; TDX RTMRs the same
+// with SHA-384). A register with an event lacking a digest in h is left
+// out.
+func (l *Log) replay(evs []Event, h crypto.Hash) map[int][]byte {
+	out := map[int][]byte{}
+	missing := map[int]bool{}
+	w := h.New()
+	for _, e := range evs {
+		if e.Register < 0 || missing[e.Register] {
+			continue
+		}
+		d := e.Digests[h]
+		if len(d) != h.Size() {
+			missing[e.Register] = true
+			delete(out, e.Register)
+			continue
+		}
+		prev, ok := out[e.Register]
+		if !ok && l.Start != nil {
+			prev = l.Start(h, e.Register)
+		}
+		if len(prev) != h.Size() {
+			prev = make([]byte, h.Size())
+		}
+		w.Reset()
+		w.Write(prev)
+		w.Write(d)
+		out[e.Register] = w.Sum(nil)
+	}
+	return out
+}
+
+// bankName is the TPM algorithm name of a bank (TCG Algorithm Registry:
+// sha1, sha256, sha384, sha512, sha3_256, ...), from Go's ("SHA-256",
+// "SHA3-256").
+func bankName(h crypto.Hash) string {
+	s := strings.Replace(h.String(), "SHA3-", "sha3_", 1)
+	return strings.ToLower(strings.ReplaceAll(s, "-", ""))
 }

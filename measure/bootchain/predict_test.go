@@ -158,13 +158,14 @@ func TestPredictTCGCorpus(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := tcgLog(t, tc.log)
-			p, err := PredictTCG(l, Components{})
+			p, err := Predict(fromTCG(l), Components{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if got := changed(p); len(got) != 0 || len(p.Rebuilt) != 0 {
 				t.Errorf("nothing replaced: changed %v, rebuilt %v", got, p.Rebuilt)
 			}
+			sameAsTCGReplay(t, l, p)
 			got := values(p)
 			if tc.tpm2Tools != "" {
 				want := tpm2ToolsPCRs(t, tc.tpm2Tools)
@@ -190,7 +191,7 @@ func TestPredictTCGCorpus(t *testing.T) {
 			if !ok {
 				t.Fatal("no grub command line in the log")
 			}
-			same, err := PredictTCG(l, Components{Cmdline: &cmdline})
+			same, err := Predict(fromTCG(l), Components{Cmdline: &cmdline})
 			if err != nil {
 				t.Fatalf("the logged command line: %v", err)
 			}
@@ -203,14 +204,14 @@ func TestPredictTCGCorpus(t *testing.T) {
 				}
 			}
 			other := otherCase(cmdline)
-			p2, err := PredictTCG(l, Components{Cmdline: &other})
+			p2, err := Predict(fromTCG(l), Components{Cmdline: &other})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if got := changed(p2); !slices.Equal(got, tc.cmdlinePCRs) {
 				t.Errorf("one byte of the command line changed %v, want %v", got, tc.cmdlinePCRs)
 			}
-			p3, err := PredictTCG(l, Components{EFI: []*Image{fwupdImage(t)}})
+			p3, err := Predict(fromTCG(l), Components{EFI: []*Image{fwupdImage(t)}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -251,10 +252,11 @@ func TestPredictCCELCorpus(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := ccelLog(t, tc.log)
-			p, err := PredictCCEL(l, Components{})
+			p, err := Predict(fromCCEL(l), Components{})
 			if err != nil {
 				t.Fatal(err)
 			}
+			sameAsCCELReplay(t, l, p)
 			got := values(p)
 			for k, want := range map[string]string{"sha384/rtmr1": tc.rtmr1, "sha384/rtmr2": tc.rtmr2} {
 				if want != "" && got[k] != want {
@@ -269,7 +271,7 @@ func TestPredictCCELCorpus(t *testing.T) {
 			if !ok {
 				cmdline = "console=ttyS0"
 			}
-			same, err := PredictCCEL(l, Components{Cmdline: &cmdline})
+			same, err := Predict(fromCCEL(l), Components{Cmdline: &cmdline})
 			if !errors.Is(err, tc.cmdline) || (err != nil) != (tc.cmdline != nil) {
 				t.Fatalf("the logged command line: %v, want %v", err, tc.cmdline)
 			}
@@ -278,7 +280,7 @@ func TestPredictCCELCorpus(t *testing.T) {
 					t.Errorf("the logged command line: changed %v, %d events rebuilt, want none and %d", changed(same), len(same.Rebuilt), tc.rebuilt)
 				}
 				other := otherCase(cmdline)
-				p2, err := PredictCCEL(l, Components{Cmdline: &other})
+				p2, err := Predict(fromCCEL(l), Components{Cmdline: &other})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -286,7 +288,7 @@ func TestPredictCCELCorpus(t *testing.T) {
 					t.Errorf("one byte of the command line changed %v, want [rtmr2]", got)
 				}
 			}
-			p3, err := PredictCCEL(l, Components{EFI: []*Image{fwupdImage(t)}})
+			p3, err := Predict(fromCCEL(l), Components{EFI: []*Image{fwupdImage(t)}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -307,14 +309,14 @@ func TestPredictCCELCorpus(t *testing.T) {
 // ramdisk's digest.
 func TestPredictInitrd(t *testing.T) {
 	initrd := []byte("not really a cpio archive")
-	p, err := PredictCCEL(ccelLog(t, "ccel/trustee/CCEL_data_grub.bin"), Components{Initrd: initrd})
+	p, err := Predict(fromCCEL(ccelLog(t, "ccel/trustee/CCEL_data_grub.bin")), Components{Initrd: initrd})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := changed(p); !slices.Equal(got, []string{"rtmr2"}) || len(p.Rebuilt) != 1 || p.Rebuilt[0].Component != "initrd" {
 		t.Errorf("CCEL: changed %v, rebuilt %+v", got, p.Rebuilt)
 	}
-	p, err = PredictTCG(tcgLog(t, "tpm/eventlogs/galmasi/rhel.bin"), Components{Initrd: initrd})
+	p, err = Predict(fromTCG(tcgLog(t, "tpm/eventlogs/galmasi/rhel.bin")), Components{Initrd: initrd})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -337,7 +339,7 @@ func TestPredictErrors(t *testing.T) {
 		{"no-initrd-event", Components{Initrd: []byte{1}}, ErrInput},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := PredictTCG(l, tc.c); !errors.Is(err, tc.want) {
+			if _, err := Predict(fromTCG(l), tc.c); !errors.Is(err, tc.want) {
 				t.Errorf("got %v, want %v", err, tc.want)
 			}
 		})
@@ -349,7 +351,9 @@ func TestPredictErrors(t *testing.T) {
 			l.Events[i].Data = append([]byte("kernel_cmdline: x"), l.Events[i].Data[16:]...)
 		}
 	}
-	if _, err := PredictTCG(l, Components{Cmdline: &cmd}); !errors.Is(err, ErrUnsupported) {
+	if _, err := Predict(fromTCG(l), Components{Cmdline: &cmd}); !errors.Is(err, ErrUnsupported) {
 		t.Errorf("tampered command line event: %v, want ErrUnsupported", err)
 	}
 }
+
+func itoa(n int) string { return strconv.Itoa(n) }
