@@ -133,11 +133,10 @@ type Event struct {
 	Digests map[crypto.Hash][]byte
 }
 
-// change is a rebuilt event: new data and a digest in every bank.
+// change is a rebuilt event: its new digest in every bank.
 type change struct {
 	i               int // index in the log's events
 	component, text string
-	data            []byte
 	digests         map[crypto.Hash][]byte
 	changedFromLog  bool
 }
@@ -204,18 +203,18 @@ type rebuilder struct {
 
 // model checks that the model applied to the logged content gives the
 // logged digest, then records the change to the new content.
-func (r *rebuilder) model(i int, component, what string, oldParts, newParts [][]byte, data []byte, text string) error {
+func (r *rebuilder) model(i int, component, what string, oldParts, newParts [][]byte, text string) error {
 	e := &r.evs[i]
 	if old := digestsOf(r.banks, oldParts...); !sameDigests(old, e.Digests) {
 		return fmt.Errorf("%w: event #%d (%s) is not the %s digest the model gives for what the log says was measured", ErrUnsupported, e.Num, r.regName(e.Register), what)
 	}
-	r.set(i, component, digestsOf(r.banks, newParts...), data, text)
+	r.set(i, component, digestsOf(r.banks, newParts...), text)
 	return nil
 }
 
-func (r *rebuilder) set(i int, component string, d map[crypto.Hash][]byte, data []byte, text string) {
+func (r *rebuilder) set(i int, component string, d map[crypto.Hash][]byte, text string) {
 	e := &r.evs[i]
-	r.changes = append(r.changes, change{i: i, component: component, text: text, data: data, digests: d,
+	r.changes = append(r.changes, change{i: i, component: component, text: text, digests: d,
 		changedFromLog: !sameDigests(d, e.Digests)})
 }
 
@@ -229,16 +228,6 @@ func eventText(b []byte) string {
 
 func (r *rebuilder) run() error {
 	c := r.c
-	for _, im := range c.EFI {
-		if im == nil {
-			continue
-		}
-		for _, h := range r.banks {
-			if !h.Available() {
-				return fmt.Errorf("%w: the log's %v bank cannot be computed", ErrInput, h)
-			}
-		}
-	}
 	// grub measures its "linux" command as the arguments joined by
 	// spaces, and the command line it gives the kernel with those
 	// arguments quoted (grubArgv): the logged command lines, unquoted,
@@ -283,7 +272,7 @@ func (r *rebuilder) run() error {
 				for _, h := range r.banks {
 					d[h] = c.EFI[app].Digest(h)
 				}
-				r.set(i, fmt.Sprintf("efi[%d]", app), d, nil, "")
+				r.set(i, fmt.Sprintf("efi[%d]", app), d, "")
 			}
 			app++
 		case evEventTag:
@@ -298,12 +287,12 @@ func (r *rebuilder) run() error {
 				}
 				cmdlineEvents++
 				if err := r.model(i, "cmdline", "LoadOptions (UTF-16LE \"BOOT_IMAGE=\" and grub's command line)",
-					[][]byte{utf16LE(grubLoadOptionsPrefix + *lastCmdline)}, [][]byte{utf16LE(grubLoadOptionsPrefix + *c.Cmdline)}, nil, ""); err != nil {
+					[][]byte{utf16LE(grubLoadOptionsPrefix + *lastCmdline)}, [][]byte{utf16LE(grubLoadOptionsPrefix + *c.Cmdline)}, ""); err != nil {
 					return err
 				}
 			case id == tagLinuxInitrd && c.Initrd != nil:
 				initrdEvents++
-				r.set(i, "initrd", digestsOf(r.banks, c.Initrd), nil, "")
+				r.set(i, "initrd", digestsOf(r.banks, c.Initrd), "")
 			}
 		case evIPL:
 			s := eventText(e.Data)
@@ -313,7 +302,7 @@ func (r *rebuilder) run() error {
 			switch {
 			case c.Initrd != nil && (s == "grub_linuxefi Initrd" || (initrdPath != "" && s == initrdPath)):
 				initrdEvents++
-				r.set(i, "initrd", digestsOf(r.banks, c.Initrd), nil, "")
+				r.set(i, "initrd", digestsOf(r.banks, c.Initrd), "")
 				continue
 			}
 			for _, g := range grubEvents {
@@ -333,8 +322,7 @@ func (r *rebuilder) run() error {
 						break
 					}
 					cmdlineEvents++
-					data := append([]byte(g.prefix+*c.Cmdline), 0)
-					if err := r.model(i, "cmdline", "grub command line", [][]byte{[]byte(old), nul}, [][]byte{[]byte(*c.Cmdline), nul}, data, *c.Cmdline); err != nil {
+					if err := r.model(i, "cmdline", "grub command line", [][]byte{[]byte(old), nul}, [][]byte{[]byte(*c.Cmdline), nul}, *c.Cmdline); err != nil {
 						return err
 					}
 				case "cmd":
@@ -347,7 +335,7 @@ func (r *rebuilder) run() error {
 					}
 					cmdlineEvents++
 					text := word + " " + strings.Join(newArgv, " ")
-					if err := r.model(i, "cmdline", "grub command", [][]byte{[]byte(rest), nul}, [][]byte{[]byte(text), nul}, append([]byte(g.prefix+text), 0), text); err != nil {
+					if err := r.model(i, "cmdline", "grub command", [][]byte{[]byte(rest), nul}, [][]byte{[]byte(text), nul}, text); err != nil {
 						return err
 					}
 				}
@@ -483,6 +471,11 @@ func Predict(l *Log, c Components) (*Prediction, error) {
 	}
 	if len(l.Banks) == 0 {
 		return nil, fmt.Errorf("%w: the log has no bank to replay", ErrUnsupported)
+	}
+	for _, h := range l.Banks {
+		if !h.Available() {
+			return nil, fmt.Errorf("%w: bank %v cannot be computed", ErrInput, h)
+		}
 	}
 	r := &rebuilder{evs: l.Events, banks: l.Banks, c: c, regName: func(n int) string { return f.prefix + strconv.Itoa(n) }}
 	if err := r.run(); err != nil {

@@ -3,6 +3,7 @@ package bootchain
 import (
 	"bufio"
 	"bytes"
+	"crypto"
 	"errors"
 	"maps"
 	"path/filepath"
@@ -343,6 +344,12 @@ func TestPredictErrors(t *testing.T) {
 				t.Errorf("got %v, want %v", err, tc.want)
 			}
 		})
+	}
+	if _, err := Predict(&Log{Format: "tcg", Banks: []crypto.Hash{crypto.MD4}}, Components{}); !errors.Is(err, ErrInput) {
+		t.Errorf("a bank Go cannot compute: %v, want ErrInput", err)
+	}
+	if _, err := Predict(&Log{Format: "cel", Banks: []crypto.Hash{crypto.SHA256}}, Components{}); !errors.Is(err, ErrInput) {
+		t.Errorf("an unknown format: %v, want ErrInput", err)
 	}
 	// A grub command line event whose digest is not the model's.
 	l = tcgLog(t, "tpm/eventlogs/galmasi/ubuntu_qemu.bin")
