@@ -8,16 +8,20 @@ import (
 	"github.com/assay-dev/assay/measure/bootchain"
 )
 
+// fwupd reads Debian's signed fwupdx64.efi (testdata/README.md).
+func fwupd() (*bootchain.Image, error) {
+	b, err := os.ReadFile("testdata/fwupdx64.efi.signed")
+	if err != nil {
+		return nil, err
+	}
+	return bootchain.ParsePE(b)
+}
+
 // The Authenticode SHA-256 of Debian's signed fwupd EFI application: the
 // digest its signature carries, and what firmware extends into PCR 4
 // when it loads the image.
 func ExampleParsePE() {
-	b, err := os.ReadFile("testdata/fwupdx64.efi.signed")
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	im, err := bootchain.ParsePE(b)
+	im, err := fwupd()
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -28,12 +32,7 @@ func ExampleParsePE() {
 
 // A boot of a one-event log, with the boot application replaced.
 func ExamplePredict() {
-	b, err := os.ReadFile("testdata/fwupdx64.efi.signed")
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	im, err := bootchain.ParsePE(b)
+	im, err := fwupd()
 	if err != nil {
 		fmt.Println(err)
 		return
