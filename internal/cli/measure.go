@@ -27,10 +27,15 @@ kinds:
         guest features and VMM
   tdx   TDX MRTD from a TDVF image
   nitro Nitro Enclaves PCR0, PCR1 and PCR2 from an EIF file
+  bootchain
+        TPM PCR 4/8/9 or TDX RTMR1/2 from a reference event log and new EFI
+        applications, kernel command line and initrd (JSON)
 
-Each prints the value in hex (nitro: one "pcrN hex" line per PCR); with
---refvalue-id it writes instead a reference value file (nitro: ids
-ID-pcr0, ID-pcr1, ID-pcr2) (docs/policy.md) whose provenance names the inputs'
+Each prints the value in hex (nitro: one "pcrN hex" line per PCR;
+bootchain: the predicted registers as JSON); with --refvalue-id it writes
+instead a reference value file (nitro: ids ID-pcr0, ID-pcr1, ID-pcr2;
+bootchain: ID-sha256-pcr4 ..., ID-rtmr1, ID-rtmr2, predicted registers
+only) (docs/policy.md) whose provenance names the inputs'
 SHA-256. docs/measure.md describes the computations.
 
 exit status: 0 computed, 1 the artifacts cannot be measured (malformed
@@ -49,6 +54,8 @@ func runMeasure(_ context.Context, args []string, stdout, stderr io.Writer) int 
 		return runMeasureTDX(args[1:], stdout, stderr)
 	case "nitro":
 		return runMeasureNitro(args[1:], stdout, stderr)
+	case "bootchain":
+		return runMeasureBootchain(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, measureUsage)
 		return 0
