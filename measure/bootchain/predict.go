@@ -482,7 +482,7 @@ func Predict(l *Log, c Components) (*Prediction, error) {
 		return nil, err
 	}
 	next := slices.Clone(l.Events)
-	p := &Prediction{Format: l.Format}
+	p := &Prediction{Format: l.Format, Rebuilt: []Rebuilt{}}
 	for _, ch := range r.changes {
 		e := &next[ch.i]
 		if !slices.Contains(f.predicted, e.Register) {
