@@ -129,10 +129,13 @@ type AllowedValue struct {
 // Engine evaluates appraisal policies. Its queries are compiled and
 // prepared once, by New; Evaluate only evaluates. An Engine is safe for
 // concurrent use and holds no state between evaluations (it remembers
-// only how to convert each Go type of claims it has seen).
+// only how to convert each Go type of claims it has seen). New also finds
+// what each policy can read of its input (uses.go), and Evaluate builds
+// only that: a policy sees the same values, fewer are converted.
 type Engine struct {
 	now      func() time.Time
 	policies map[string]rego.PreparedEvalQuery
+	uses     map[string]uses
 	walk     *walker
 }
 
@@ -150,7 +153,7 @@ type unit struct {
 // queries. Every policy that does not compile is reported, joined, each
 // wrapping ErrCompile.
 func New(ctx context.Context, o Options) (*Engine, error) {
-	e := &Engine{now: o.Now, policies: map[string]rego.PreparedEvalQuery{}, walk: &walker{}}
+	e := &Engine{now: o.Now, policies: map[string]rego.PreparedEvalQuery{}, uses: map[string]uses{}, walk: &walker{}}
 	if e.now == nil {
 		e.now = time.Now
 	}
@@ -197,6 +200,7 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 		units[name] = u
 	}
 	caps := capabilities()
+	analysed := map[string]*ast.Compiler{}
 	for _, name := range slices.Sorted(maps.Keys(units)) {
 		u := units[name]
 		opts := []func(*rego.Rego){
@@ -224,6 +228,7 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 			continue
 		}
 		e.policies[name] = pq
+		e.uses[name] = analyse(lib, builtins, u, analysed)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -298,11 +303,16 @@ func (e *Engine) Evaluate(ctx context.Context, r *attest.Result, refs []RefValue
 		return Decision{}, fmt.Errorf("%w: %q (have %s)", ErrUnknownPolicy, name, strings.Join(e.Policies(), ", "))
 	}
 	now := e.now()
-	claims, err := e.walk.claims(r.Claims)
+	sel := selectRefs(refs, kind, o.Workload)
+	u, ok := e.uses[name]
+	if !ok {
+		u.all = true
+	}
+	claims, err := e.walk.claims(r.Claims, u.claimKeys(sel))
 	if err != nil {
 		return Decision{}, fmt.Errorf("%w: claims: %v", ErrEval, err)
 	}
-	ents := newEntries(selectRefs(refs, kind, o.Workload))
+	ents := newEntries(sel, u.all || u.lists)
 	d, err := e.eval(ctx, pq, name, r, kind, claims, ents, now, false)
 	if err != nil {
 		return Decision{}, err
@@ -410,14 +420,17 @@ next:
 // cites them.
 type entries struct {
 	refs []RefValue
-	maps []map[string]any
+	maps []map[string]any // nil: the policy reads no list, which stay empty
 	vals map[*RefValue]ast.Value
 }
 
-func newEntries(refs []RefValue) *entries {
-	es := &entries{refs: refs, maps: make([]map[string]any, len(refs))}
-	for i, rv := range refs {
-		es.maps[i] = refEntry(rv)
+func newEntries(refs []RefValue, lists bool) *entries {
+	es := &entries{refs: refs}
+	if lists {
+		es.maps = make([]map[string]any, len(refs))
+		for i, rv := range refs {
+			es.maps[i] = refEntry(rv)
+		}
 	}
 	return es
 }
@@ -463,8 +476,10 @@ func input(r *attest.Result, kind string, claims map[string]any, ents *entries, 
 			continue
 		}
 		*dst = append(*dst, rv)
-		l, _ := list[rv.Claim].([]any)
-		list[rv.Claim] = append(l, ents.maps[i])
+		if ents.maps != nil {
+			l, _ := list[rv.Claim].([]any)
+			list[rv.Claim] = append(l, ents.maps[i])
+		}
 		by[rv.Claim] = rs
 	}
 	failed := []any{}

@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"maps"
+	"slices"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
@@ -18,7 +20,16 @@ var DecodeJSON = decodeJSON
 var ClaimsJSON = claimsJSON
 
 // ClaimsWalk is the conversion Evaluate uses, with the engine's plans.
-func (e *Engine) ClaimsWalk(c any) (map[string]any, error) { return e.walk.claims(c) }
+func (e *Engine) ClaimsWalk(c any) (map[string]any, error) { return e.walk.claims(c, nil) }
+
+// ClaimsKept is the conversion of only some top-level claims.
+func (e *Engine) ClaimsKept(c any, keep ...string) (map[string]any, error) {
+	m := map[string]bool{}
+	for _, k := range keep {
+		m[k] = true
+	}
+	return e.walk.claims(c, m)
+}
 
 // DecodeBoth evaluates as Evaluate does (without the shadow) and decodes
 // the decision twice: with the judgements the engine made (fast), and
@@ -26,12 +37,14 @@ func (e *Engine) ClaimsWalk(c any) (map[string]any, error) { return e.walk.claim
 func (e *Engine) DecodeBoth(ctx context.Context, r *attest.Result, refs []RefValue, o EvalOptions) (fast, slow Decision, err error) {
 	kind := Kind(r)
 	name := cmp.Or(o.Policy, kind)
-	claims, err := e.walk.claims(r.Claims)
+	sel := selectRefs(refs, kind, o.Workload)
+	u := e.uses[name]
+	claims, err := e.walk.claims(r.Claims, u.claimKeys(sel))
 	if err != nil {
 		return fast, slow, err
 	}
 	now := e.now()
-	in, made := input(r, kind, claims, newEntries(selectRefs(refs, kind, o.Workload)), now, o.IncludeStaged)
+	in, made := input(r, kind, claims, newEntries(sel, u.all || u.lists), now, o.IncludeStaged)
 	rs, err := e.policies[name].Eval(ctx, rego.EvalParsedInput(in), rego.EvalTime(now))
 	if err != nil {
 		return fast, slow, err
@@ -51,4 +64,19 @@ func (e *Engine) DecodeBoth(ctx context.Context, r *attest.Result, refs []RefVal
 // converts its Go form.
 func EntryValues(rv RefValue) (direct, converted ast.Value) {
 	return entryValue(&rv), ast.MustInterfaceToValue(refEntry(rv))
+}
+
+// Uses says what the engine found a policy reads: everything, the lists,
+// every claim, and which top-level claims.
+func (e *Engine) Uses(name string) (all, lists, claims bool, keys []string) {
+	u := e.uses[name]
+	return u.all, u.lists, u.claims, slices.Sorted(maps.Keys(u.keys))
+}
+
+// ReadEverything makes the engine give every policy its whole input, as
+// it did before it looked at what a policy reads.
+func (e *Engine) ReadEverything() {
+	for name := range e.uses {
+		e.uses[name] = uses{all: true}
+	}
 }

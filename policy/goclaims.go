@@ -73,13 +73,25 @@ var (
 // errWalk stops the walk; the claims are then converted through JSON.
 var errWalk = errors.New("claims: not converted directly")
 
-// claims is claimsJSON, faster.
-func (w *walker) claims(c any) (map[string]any, error) {
+// claims is claimsJSON, faster. keep, when not nil, names the top-level
+// claims to convert, the others being left out (when the claims are a
+// struct, as every verifier's are).
+func (w *walker) claims(c any, keep map[string]bool) (map[string]any, error) {
 	if c == nil {
 		return map[string]any{}, nil
 	}
 	rv := reflect.ValueOf(c)
-	v, err := w.value(rv, w.plan(rv.Type()), 0)
+	p := w.plan(rv.Type())
+	if p.kind == asPointer && !rv.IsNil() {
+		rv, p = rv.Elem(), p.elem
+	}
+	var v any
+	var err error
+	if p.kind == asStruct {
+		v, err = w.object(rv, p, 0, keep)
+	} else {
+		v, err = w.value(rv, p, 0)
+	}
 	if err != nil {
 		return claimsJSON(c)
 	}
@@ -245,19 +257,7 @@ func (w *walker) value(v reflect.Value, p *plan, depth int) (any, error) {
 		e := v.Elem()
 		return w.value(e, w.plan(e.Type()), depth)
 	case asStruct:
-		m := make(map[string]any, len(p.fields))
-		for _, f := range p.fields {
-			fv := v.Field(f.index)
-			if f.omitEmpty && empty(fv) {
-				continue
-			}
-			x, err := w.value(fv, f.plan, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			m[f.name] = x
-		}
-		return m, nil
+		return w.object(v, p, depth, nil)
 	case asMap:
 		if v.IsNil() {
 			return nil, nil
@@ -310,6 +310,34 @@ func (w *walker) value(v reflect.Value, p *plan, depth int) (any, error) {
 		return val, nil
 	}
 	return nil, errWalk
+}
+
+// object converts a struct by its plan; keep, when not nil, names the
+// fields to convert.
+func (w *walker) object(v reflect.Value, p *plan, depth int, keep map[string]bool) (any, error) {
+	if depth > maxDepth {
+		return nil, errWalk
+	}
+	n := len(p.fields)
+	if keep != nil {
+		n = min(n, len(keep))
+	}
+	m := make(map[string]any, n)
+	for _, f := range p.fields {
+		if keep != nil && !keep[f.name] {
+			continue
+		}
+		fv := v.Field(f.index)
+		if f.omitEmpty && empty(fv) {
+			continue
+		}
+		x, err := w.value(fv, f.plan, depth+1)
+		if err != nil {
+			return nil, err
+		}
+		m[f.name] = x
+	}
+	return m, nil
 }
 
 // empty is encoding/json's isEmptyValue, for omitempty.

@@ -40,6 +40,24 @@ func TestClaimsWalk(t *testing.T) {
 			}
 			sameClaims(t, e, r.Claims)
 			sameClaims(t, e, r.Claims)
+			all, _ := e.ClaimsWalk(r.Claims)
+			some, err := e.ClaimsKept(r.Claims, "measurement", "policy", "pcrs", "no such claim")
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Claims that are not a plain struct (embedded fields) come
+			// whole: more than asked for is allowed, not less or other.
+			for _, k := range []string{"measurement", "policy", "pcrs"} {
+				_, want := all[k]
+				if _, got := some[k]; got != want {
+					t.Errorf("%s: asked for, not given", k)
+				}
+			}
+			for k, v := range some {
+				if !reflect.DeepEqual(v, all[k]) {
+					t.Errorf("%s: %v, all claims %v", k, v, all[k])
+				}
+			}
 		})
 	}
 }
