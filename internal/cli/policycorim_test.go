@@ -16,9 +16,9 @@ import (
 	"testing"
 
 	"github.com/fxamacker/cbor/v2"
-	cose "github.com/veraison/go-cose"
 
 	"github.com/assay-dev/assay/internal/cli"
+	"github.com/assay-dev/assay/internal/corim/corimtest"
 	"github.com/assay-dev/assay/internal/testutil"
 	"github.com/assay-dev/assay/policy"
 )
@@ -103,23 +103,7 @@ func signCoRIM(t *testing.T, unsigned []byte, k *ecdsa.PrivateKey, signer string
 	if err != nil {
 		t.Fatal(err)
 	}
-	msg := cose.NewSign1Message()
-	msg.Headers.Protected.SetAlgorithm(cose.AlgorithmES256)
-	msg.Headers.Protected[cose.HeaderLabelContentType] = "application/rim+cbor"
-	msg.Headers.Protected[int64(8)] = meta
-	msg.Payload = unsigned
-	s, err := cose.NewSigner(cose.AlgorithmES256, k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := msg.Sign(rand.Reader, nil, s); err != nil {
-		t.Fatal(err)
-	}
-	b, err := msg.MarshalCBOR()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return corimtest.SignES256(t, unsigned, k, map[any]any{int64(8): meta})
 }
 
 func writePub(t *testing.T, path string, k *ecdsa.PublicKey) {
@@ -224,11 +208,16 @@ func TestImportCoRIMUsage(t *testing.T) {
 	}
 }
 
-// corimData is a file of internal/corim/testdata (its README names the
-// source of each).
-func corimData(t *testing.T, name string) string {
+// corimFile writes b, a CoRIM corimtest built (its builders name the
+// published sample whose content each has), to a file named name in a
+// temporary directory.
+func corimFile(t *testing.T, name string, b []byte) string {
 	t.Helper()
-	return filepath.Join(testutil.RepoRoot(t), "internal", "corim", "testdata", name)
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // importValues runs import-corim, wants exit 0, and returns the values by
@@ -266,7 +255,7 @@ func wantSays(t *testing.T, stderr string, says ...string) {
 // Signed in the test with a test key, it imports with its signer as the
 // author.
 func TestImportCoRIMSEVSNP(t *testing.T) {
-	file := corimData(t, "veraison-sevsnp-refval.cbor")
+	file := corimFile(t, "veraison-sevsnp-refval.cbor", corimtest.SEVSNP(t))
 	by, rvs, stderr := importValues(t, "--unsigned", file)
 	if len(rvs) != 4 {
 		t.Errorf("%d values, want 4", len(rvs))
@@ -312,7 +301,7 @@ func TestImportCoRIMSEVSNP(t *testing.T) {
 // Veraison's EnactTrust CoRIM states a digest of a PCR selection, which
 // maps onto no PCR and is refused with the reason.
 func TestImportCoRIMTPM(t *testing.T) {
-	by, rvs, stderr := importValues(t, "--unsigned", "--workload", "edge", corimData(t, "veraison-parsec-tpm-refval.cbor"))
+	by, rvs, stderr := importValues(t, "--unsigned", "--workload", "edge", corimFile(t, "veraison-parsec-tpm-refval.cbor", corimtest.ParsecTPM(t)))
 	if len(rvs) != 6 {
 		t.Errorf("%d values, want 6", len(rvs))
 	}
@@ -330,7 +319,7 @@ func TestImportCoRIMTPM(t *testing.T) {
 	}
 	wantSays(t, stderr, "names the platforms the PCR values are for")
 
-	code, _, stderr := run("policy", "import-corim", "--unsigned", corimData(t, "veraison-enacttrust-refval.cbor"))
+	code, _, stderr := run("policy", "import-corim", "--unsigned", corimFile(t, "veraison-enacttrust-refval.cbor", corimtest.EnactTrust(t)))
 	if code != cli.ExitRejected {
 		t.Errorf("EnactTrust: exit %d, want %d", code, cli.ExitRejected)
 	}
@@ -338,14 +327,14 @@ func TestImportCoRIMTPM(t *testing.T) {
 }
 
 // wrapIntelCoMID puts a CoMID (untagged map bytes, as veraison/corim's
-// Intel profile test cases are) into an unsigned CoRIM of the Intel
+// Intel profile test cases are, and corimtest builds them) into an unsigned CoRIM of the Intel
 // profile, written to dir.
 func wrapIntelCoMID(t *testing.T, dir, name string, comid []byte) string {
 	t.Helper()
 	b, err := cbor.Marshal(cbor.Tag{Number: 501, Content: map[int]any{
 		0: name,
 		1: []any{cbor.Tag{Number: 506, Content: cbor.RawMessage(comid)}},
-		3: cbor.Tag{Number: 111, Content: []byte{0x60, 0x86, 0x48, 0x01, 0x86, 0xf8, 0x4d, 0x01, 0x10, 0x01}},
+		3: cbor.Tag{Number: 111, Content: corimtest.IntelProfileOID},
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -357,21 +346,26 @@ func wrapIntelCoMID(t *testing.T, dir, name string, comid []byte) string {
 	return p
 }
 
-// TestImportCoRIMIntel imports the Intel profile's published CoMIDs: the
-// SGX ISV enclave example of the profile draft maps to mr_signer,
-// isv_prod_id and a minimum isv_svn; veraison/corim's TDX SEAM CoMID
+// TestImportCoRIMIntel imports the Intel profile's published CoMIDs (as
+// corimtest re-encodes their content): the SGX ISV enclave example of
+// the profile draft maps to mr_signer, isv_prod_id and a minimum
+// isv_svn; veraison/corim's TDX SEAM CoMID
 // states SHA-256 and SHA-512 digests, which no TDX register is, so
 // nothing of it maps, and says so; its QE and PCE CoMIDs are collateral's
 // business.
 func TestImportCoRIMIntel(t *testing.T) {
 	tmp := t.TempDir()
 	var files []string
-	for _, n := range []string{"intel-profile-isve-ref", "veraison-tdx-seam-refval", "veraison-tdx-qe-refval", "veraison-tdx-pce-refval"} {
-		b, err := os.ReadFile(corimData(t, n+".comid.cbor"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		files = append(files, wrapIntelCoMID(t, tmp, n, b))
+	for _, c := range []struct {
+		name  string
+		comid []byte
+	}{
+		{"intel-profile-isve-ref", corimtest.IntelISVE(t)},
+		{"veraison-tdx-seam-refval", corimtest.TDXSEAM(t)},
+		{"veraison-tdx-qe-refval", corimtest.TDXQE(t)},
+		{"veraison-tdx-pce-refval", corimtest.TDXPCE(t)},
+	} {
+		files = append(files, wrapIntelCoMID(t, tmp, c.name, c.comid))
 	}
 	by, rvs, stderr := importValues(t, append([]string{"--unsigned"}, files...)...)
 	if len(rvs) != 3 {

@@ -17,6 +17,7 @@ import (
 	"github.com/fxamacker/cbor/v2"
 
 	"github.com/assay-dev/assay/internal/corim"
+	"github.com/assay-dev/assay/internal/corim/corimtest"
 )
 
 func read(t testing.TB, name string) []byte {
@@ -173,13 +174,16 @@ func TestMalformed(t *testing.T) {
 //
 //	go test -run XXX -fuzz '^FuzzParse$' -fuzztime 30s ./internal/corim/
 func FuzzParse(f *testing.F) {
-	for _, n := range []string{"veraison-e2e-cca-endorsements.cbor", "veraison-e2e-cca-realm-endorsements.cbor", "signed-veraison-e2e-cca-endorsements.cbor",
-		"veraison-sevsnp-refval.cbor", "veraison-parsec-tpm-refval.cbor", "veraison-enacttrust-refval.cbor", "veraison-signed-example-corim.cbor"} {
+	for _, n := range []string{"veraison-e2e-cca-endorsements.cbor", "veraison-e2e-cca-realm-endorsements.cbor", "signed-veraison-e2e-cca-endorsements.cbor"} {
 		f.Add(read(f, n))
 	}
+	signed, _ := corimtest.SignedExample(f)
+	for _, b := range [][]byte{corimtest.SEVSNP(f), corimtest.ParsecTPM(f), corimtest.EnactTrust(f), signed} {
+		f.Add(b)
+	}
 	// The Intel profile's CoMIDs, in a CoRIM naming the profile.
-	for _, n := range []string{"veraison-tdx-seam-refval.comid.cbor", "veraison-tdx-qe-refval.comid.cbor", "veraison-tdx-pce-refval.comid.cbor", "intel-profile-isve-ref.comid.cbor"} {
-		f.Add(wrapCoMID(f, read(f, n), intelOID))
+	for _, comid := range [][]byte{corimtest.TDXSEAM(f), corimtest.TDXQE(f), corimtest.TDXPCE(f), corimtest.IntelISVE(f)} {
+		f.Add(wrapCoMID(f, comid, corimtest.IntelProfileOID))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if c, err := corim.Parse(b); err == nil {
@@ -203,7 +207,7 @@ func FuzzParse(f *testing.F) {
 
 // wrapCoMID puts an untagged CoMID into an unsigned CoRIM of profile
 // (an OID in content octets), as the Intel profile's published CoMIDs
-// come without one.
+// (corimtest.TDXSEAM and the others) come without one.
 func wrapCoMID(t testing.TB, comid []byte, profileOID []byte) []byte {
 	t.Helper()
 	b, err := cbor.Marshal(cbor.Tag{Number: corim.TagUnsignedCoRIM, Content: map[int]any{
@@ -217,11 +221,8 @@ func wrapCoMID(t testing.TB, comid []byte, profileOID []byte) []byte {
 	return b
 }
 
-// intelOID is 2.16.840.1.113741.1.16.1 in content octets.
-var intelOID = []byte{0x60, 0x86, 0x48, 0x01, 0x86, 0xf8, 0x4d, 0x01, 0x10, 0x01}
-
 func TestSEVSNPCoRIM(t *testing.T) {
-	c, err := corim.Parse(read(t, "veraison-sevsnp-refval.cbor"))
+	c, err := corim.Parse(corimtest.SEVSNP(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +258,7 @@ func TestSEVSNPCoRIM(t *testing.T) {
 }
 
 func TestParsecTPMCoRIM(t *testing.T) {
-	c, err := corim.Parse(read(t, "veraison-parsec-tpm-refval.cbor"))
+	c, err := corim.Parse(corimtest.ParsecTPM(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +274,7 @@ func TestParsecTPMCoRIM(t *testing.T) {
 }
 
 func TestIntelCoMIDs(t *testing.T) {
-	c, err := corim.Parse(wrapCoMID(t, read(t, "veraison-tdx-seam-refval.comid.cbor"), intelOID))
+	c, err := corim.Parse(wrapCoMID(t, corimtest.TDXSEAM(t), corimtest.IntelProfileOID))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,7 +294,7 @@ func TestIntelCoMIDs(t *testing.T) {
 		t.Errorf("unread %v", got)
 	}
 
-	c, err = corim.Parse(wrapCoMID(t, read(t, "intel-profile-isve-ref.comid.cbor"), intelOID))
+	c, err = corim.Parse(wrapCoMID(t, corimtest.IntelISVE(t), corimtest.IntelProfileOID))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,7 +312,7 @@ func TestIntelCoMIDs(t *testing.T) {
 
 	// The same CoMID in a CoRIM of no profile: the negative keys are a
 	// profile's, so none is interpreted.
-	b, err := cbor.Marshal(cbor.Tag{Number: corim.TagUnsignedCoRIM, Content: map[int]any{0: "x", 1: []any{cbor.Tag{Number: corim.TagCoMID, Content: cbor.RawMessage(read(t, "veraison-tdx-qe-refval.comid.cbor"))}}}})
+	b, err := cbor.Marshal(cbor.Tag{Number: corim.TagUnsignedCoRIM, Content: map[int]any{0: "x", 1: []any{cbor.Tag{Number: corim.TagCoMID, Content: cbor.RawMessage(corimtest.TDXQE(t))}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -321,12 +322,16 @@ func TestIntelCoMIDs(t *testing.T) {
 }
 
 func TestSignedExampleUUIDKeys(t *testing.T) {
-	s, err := corim.ParseSigned(read(t, "veraison-signed-example-corim.cbor"))
+	b, key := corimtest.SignedExample(t)
+	s, err := corim.ParseSigned(b)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s.Signer != "ACME Ltd signing key" {
 		t.Errorf("signer %q", s.Signer)
+	}
+	if _, err := s.Verify([]crypto.PublicKey{key}); err != nil {
+		t.Errorf("signed at test time, does not verify: %v", err)
 	}
 	for _, m := range s.CoRIM.CoMIDs[0].Reference[0].Measurements {
 		if m.KeyTag != corim.TagUUID || m.KeyText != "31fb5abf-023e-4992-aa4e-95f9c1503bfa" || !slices.Equal(m.Unread, []int{-1}) {
@@ -377,7 +382,7 @@ func TestMalformedMeasurements(t *testing.T) {
 		}
 		return b
 	}
-	intel := cbor.Tag{Number: corim.TagOID, Content: intelOID}
+	intel := cbor.Tag{Number: corim.TagOID, Content: corimtest.IntelProfileOID}
 	for name, b := range map[string][]byte{
 		"uuid-mkey-short":     corimOf(nil, map[int]any{2: []any{[]any{1, []byte{1}}}}, cbor.Tag{Number: corim.TagUUID, Content: []byte{1, 2}}),
 		"mkey-negative":       corimOf(nil, map[int]any{2: []any{[]any{1, []byte{1}}}}, -1),
