@@ -1,8 +1,11 @@
 package cli
 
 import (
+	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,13 +15,61 @@ import (
 	"github.com/assay-dev/assay/policy"
 )
 
-// The OVMF tail and expected digest are virtee/sev-snp-measure's (see
-// measure/snp/testdata/README.md): test_snp_default, an empty kernel and
-// initrd, command line "console=ttyS0 loglevel=7", EPYC-v4, 0x21.
-const snpDefaultDigest = "803f691094946e42068aaa3a8f9e26a5c89f36f7b73ecfb28c653360fe4b3aba7e534442e7e1e17895dfe778d0228977"
+// kernelImage is the AmdSev-shaped image measure/snp's tests build (with
+// an SNP_KERNEL_HASHES section) and amdSevTail the tail of an AmdSevX64
+// OVMF.fd built from Debian's edk2 2022.11 source (a hashes table entry,
+// no such section); see measure/snp/testdata/README.md.
+const (
+	kernelImage = "measure/snp/testdata/kernel-hashes-image.bin"
+	amdSevTail  = "measure/snp/testdata/amdsev-edk2-2022.11-tail.bin"
+)
+
+// snpKernelDigest is sev-snp-measure's for kernelImage with an empty
+// kernel and initrd, command line "console=ttyS0 loglevel=7", 1 vCPU
+// EPYC-v4, features 0x21 (measure/snp TestLaunchDigestKernel).
+const snpKernelDigest = "9cd5cff80883d80f3b38fc06a1d16949e9867d2df1b864af4ed3cfb5d9d59ba2003744517f440780169203d2b3517aab"
+
+// debianOVMF writes Debian's OVMF.fd (measure/tdx/testdata) to a
+// temporary file and returns its path.
+func debianOVMF(t *testing.T) string {
+	t.Helper()
+	gz, err := os.ReadFile(repoFile(t, "measure/tdx/testdata/debian-ovmf-2022.11-6+deb12u2.fd.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "OVMF.fd")
+	if err := os.WriteFile(path, img, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
 
 func TestMeasureSNP(t *testing.T) {
-	ovmf := repoFile(t, "measure/snp/testdata/ovmf_AmdSev_suffix.bin")
+	// Debian's OVMF.fd, no kernel: sev-snp-measure and gce-tcb-verifier
+	// agree on these (measure/snp/testdata/README.md).
+	deb := debianOVMF(t)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--vcpu-type", "EPYC-v4"}, "11570979c77a0adb515761a702527c8b9e11554e730552621d950988613a3a75c6ff1703f540bd22a9beede8fe7a97e3"},
+		{[]string{"--vcpus", "4", "--vmm", "gce"}, "dc9e0c41c8b0ca2000043e749d6fd77737d0ef146b3c9eaaaf693f50dd5ce57fbcb379cb4af9918c94d265a7e0bd8317"},
+	} {
+		code, out, errs := run(t, append([]string{"measure", "snp", "--ovmf", deb}, c.args...)...)
+		if code != 0 || strings.TrimSpace(out) != c.want {
+			t.Errorf("%v: exit %d, out %q, stderr %q; want %s", c.args, code, out, errs, c.want)
+		}
+	}
+
+	ovmf := repoFile(t, kernelImage)
 	empty := filepath.Join(t.TempDir(), "empty")
 	if err := os.WriteFile(empty, nil, 0o644); err != nil {
 		t.Fatal(err)
@@ -26,8 +77,8 @@ func TestMeasureSNP(t *testing.T) {
 	args := []string{"measure", "snp", "--ovmf", ovmf, "--kernel", empty, "--initrd", empty,
 		"--vcpus", "1", "--vcpu-type", "EPYC-v4", "--guest-features", "0x21"}
 	code, out, errs := run(t, append(args, "--append", "console=ttyS0 loglevel=7")...)
-	if code != 0 || strings.TrimSpace(out) != snpDefaultDigest {
-		t.Fatalf("exit %d, out %q, stderr %q; want %s", code, out, errs, snpDefaultDigest)
+	if code != 0 || strings.TrimSpace(out) != snpKernelDigest {
+		t.Fatalf("exit %d, out %q, stderr %q; want %s", code, out, errs, snpKernelDigest)
 	}
 	// One byte of the command line changes the measurement.
 	code, out2, _ := run(t, append(args, "--append", "console=ttyS0 loglevel=8")...)
@@ -55,7 +106,7 @@ func TestMeasureSNP(t *testing.T) {
 	}
 	img, _ := os.ReadFile(ovmf)
 	rv := rvs[0]
-	if len(rvs) != 1 || rv.TEE != "snp" || rv.Claim != "measurement" || rv.Value != snpDefaultDigest ||
+	if len(rvs) != 1 || rv.TEE != "snp" || rv.Claim != "measurement" || rv.Value != snpKernelDigest ||
 		rv.Workload != "web" || rv.Provenance.Author != "release-bot" || rv.State != policy.StateActive ||
 		!strings.Contains(rv.Provenance.Source, fmt.Sprintf("sha256:%x", sha256.Sum256(img))) ||
 		!strings.Contains(rv.Provenance.Source, fmt.Sprintf("kernel empty sha256:%x", sha256.Sum256(nil))) {
@@ -64,8 +115,8 @@ func TestMeasureSNP(t *testing.T) {
 }
 
 func TestMeasureSNPErrors(t *testing.T) {
-	amd := repoFile(t, "measure/snp/testdata/ovmf_AmdSev_suffix.bin")
-	x64 := repoFile(t, "measure/snp/testdata/ovmf_OvmfX64_suffix.bin")
+	amd := repoFile(t, kernelImage)
+	tail := repoFile(t, amdSevTail)
 	notImage := filepath.Join(t.TempDir(), "x")
 	if err := os.WriteFile(notImage, []byte("not firmware"), 0o644); err != nil {
 		t.Fatal(err)
@@ -85,7 +136,7 @@ func TestMeasureSNPErrors(t *testing.T) {
 		{"refvalue-without-author", []string{"--ovmf", amd, "--vcpu-type", "EPYC", "--refvalue-id", "x"}, ExitUsage},
 		{"missing-file", []string{"--ovmf", amd + ".absent", "--vcpu-type", "EPYC"}, ExitUsage},
 		{"not-firmware", []string{"--ovmf", notImage, "--vcpu-type", "EPYC"}, ExitRejected},
-		{"kernel-without-hashes-section", []string{"--ovmf", x64, "--vcpu-type", "EPYC", "--kernel", amd}, ExitRejected},
+		{"kernel-without-hashes-section", []string{"--ovmf", tail, "--vcpu-type", "EPYC", "--kernel", amd}, ExitRejected},
 		{"zero-vcpus", []string{"--ovmf", amd, "--vcpu-type", "EPYC", "--vcpus", "0"}, ExitRejected},
 	} {
 		code, _, errs := run(t, append([]string{"measure", "snp"}, tc.args...)...)
@@ -99,34 +150,39 @@ func TestMeasureSNPErrors(t *testing.T) {
 }
 
 func TestMeasureTDX(t *testing.T) {
-	tail, err := os.ReadFile(repoFile(t, "measure/snp/testdata/ovmf_OvmfX64_suffix.bin"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	img := make([]byte, 4<<20) // the 4 MiB image its TDVF descriptor describes
-	copy(img[len(img)-len(tail):], tail)
-	dir := t.TempDir()
-	path := filepath.Join(dir, "OVMF.fd")
-	if err := os.WriteFile(path, img, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	// Debian's OVMF.fd; the MRTDs are gce-tcb-verifier's (per page) and
+	// td-report-web's (per section), see measure/tdx/testdata/README.md.
+	path := debianOVMF(t)
+	const (
+		wantPerPage    = "4c7206f0f483c524f12c366c711e9049030a8d47c471ee5aa9c4999a08de4057fb887fed0744d5631a212967fb231c47"
+		wantPerSection = "acccbcc870a381adab0d3919d90a7f268ac3b0364771f202ed4bb4e892d045b33db3b32e6924cba830a724eed443f7e1"
+	)
 	code, perPage, errs := run(t, "measure", "tdx", "--tdvf", path)
-	if code != 0 || len(strings.TrimSpace(perPage)) != 96 {
-		t.Fatalf("exit %d, %q, %s", code, perPage, errs)
+	if code != 0 || strings.TrimSpace(perPage) != wantPerPage {
+		t.Fatalf("exit %d, %q, %s; want %s", code, perPage, errs, wantPerPage)
 	}
 	code, perSection, _ := run(t, "measure", "tdx", "--tdvf", path, "--order", "per-section")
-	if code != 0 || perSection == perPage {
-		t.Errorf("per-section: exit %d, %q (per-page %q)", code, perSection, perPage)
+	if code != 0 || strings.TrimSpace(perSection) != wantPerSection {
+		t.Errorf("per-section: exit %d, %q; want %s", code, perSection, wantPerSection)
 	}
 	code, out, errs := run(t, "measure", "tdx", "--tdvf", path, "--refvalue-id", "td-fw", "--author", "ci", "--state", "staged")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
 	rvs, err := policy.ParseRefValues([]byte(out))
-	if err != nil || len(rvs) != 1 || rvs[0].Claim != "mr_td" || rvs[0].Value != strings.TrimSpace(perPage) || rvs[0].State != policy.StateStaged {
+	if err != nil || len(rvs) != 1 || rvs[0].Claim != "mr_td" || rvs[0].Value != wantPerPage || rvs[0].State != policy.StateStaged {
 		t.Errorf("reference values %+v, %v", rvs, err)
 	}
-	if code, _, _ := run(t, "measure", "tdx", "--tdvf", repoFile(t, "measure/snp/testdata/ovmf_OvmfX64_suffix.bin")); code != ExitRejected {
+	// The last page alone: the descriptor points outside the file.
+	img, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tail := filepath.Join(t.TempDir(), "tail.fd")
+	if err := os.WriteFile(tail, img[len(img)-4096:], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, _ := run(t, "measure", "tdx", "--tdvf", tail); code != ExitRejected {
 		t.Errorf("truncated image: exit %d, want %d", code, ExitRejected)
 	}
 	if code, _, _ := run(t, "measure", "tdx", "--tdvf", path, "--order", "random"); code != ExitUsage {
@@ -167,7 +223,7 @@ func TestMeasureNitro(t *testing.T) {
 	if code, _, errs := run(t, "measure", "nitro", "--eif", path); code != 0 || !strings.Contains(errs, "CRC") {
 		t.Errorf("corrupted: exit %d, stderr %q", code, errs)
 	}
-	if code, _, _ := run(t, "measure", "nitro", "--eif", repoFile(t, "measure/snp/testdata/ovmf_AmdSev_suffix.bin")); code != ExitRejected {
+	if code, _, _ := run(t, "measure", "nitro", "--eif", repoFile(t, kernelImage)); code != ExitRejected {
 		t.Errorf("not an EIF: exit %d", code)
 	}
 }

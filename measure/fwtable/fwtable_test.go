@@ -24,10 +24,10 @@ func TestGUID(t *testing.T) {
 	}
 }
 
-// The edk2-stable202405 OVMF tail (see ../snp/testdata/README.md) carries
-// the SEV and TDX entries.
+// The tail of an edk2 2022.11 AmdSevX64 OVMF.fd built by this project (see
+// ../snp/testdata/README.md) carries the SEV and TDX entries.
 func TestParseOVMFTail(t *testing.T) {
-	b, err := os.ReadFile("../snp/testdata/ovmf_AmdSev_suffix.bin")
+	b, err := os.ReadFile("../snp/testdata/amdsev-edk2-2022.11-tail.bin")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,10 +35,10 @@ func TestParseOVMFTail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The TDX metadata offset entry reads d0 09 00 00 in the file.
+	// The TDX metadata offset entry reads 40 08 00 00 in the file.
 	off, err := tab.U32(MustGUID("e47a6535-984a-4798-865e-4685a7bf8ec2"), "TDX metadata")
-	if err != nil || off != 0x9d0 {
-		t.Errorf("TDX metadata offset %#x, %v; want 0x9d0", off, err)
+	if err != nil || off != 0x840 {
+		t.Errorf("TDX metadata offset %#x, %v; want 0x840", off, err)
 	}
 	if _, err := tab.U32(MustGUID("00000000-0000-0000-0000-000000000001"), "absent"); !errors.Is(err, ErrMalformed) {
 		t.Errorf("absent entry: %v", err)
@@ -56,7 +56,7 @@ func TestParseOVMFTail(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	b, err := os.ReadFile("../snp/testdata/ovmf_AmdSev_suffix.bin")
+	b, err := os.ReadFile("../snp/testdata/amdsev-edk2-2022.11-tail.bin")
 	if err != nil {
 		f.Fatal(err)
 	}
