@@ -93,17 +93,7 @@ func TestMeasureSNP(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
-	b, err := os.ReadFile(rvFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rvs, err := policy.ParseRefValues(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := policy.ValidateAll(rvs); err != nil {
-		t.Fatal(err)
-	}
+	rvs := readRefValues(t, rvFile)
 	img, _ := os.ReadFile(ovmf)
 	rv := rvs[0]
 	if len(rvs) != 1 || rv.TEE != "snp" || rv.Claim != "measurement" || rv.Value != snpKernelDigest ||
