@@ -54,7 +54,7 @@ commands:
   audit     "assay audit verify|show": check or list the service's audit log
   collateral "assay collateral prefetch|status|export|import|keygen": the collateral cache for fleets and air gaps
   policy    "assay policy test|import-corim": try a proposed policy, import reference values
-  measure   "assay measure snp|tdx|nitro": compute expected launch measurements from artifacts
+  measure   "assay measure snp|tdx|nitro|bootchain": compute expected measurements from artifacts
   version   print the version
 
 exit status (verify): 0 affirming, 3 warning, 1 rejected, 2 usage error
