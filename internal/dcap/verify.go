@@ -201,32 +201,16 @@ func Verify(ctx context.Context, q *Quote, o Options) (*Verification, []attest.C
 		v.now = o.Now
 	}
 	v.run()
-	return v.out, v.checks, v.first
+	return v.out, v.List, v.Err
 }
 
 type verification struct {
-	ctx    context.Context
-	q      *Quote
-	o      Options
-	now    func() time.Time
-	out    *Verification
-	checks []attest.Check
-	first  error
-}
-
-func (v *verification) pass(name, format string, a ...any) {
-	v.checks = append(v.checks, attest.Pass(name, format, a...))
-}
-
-func (v *verification) fail(name string, err error) {
-	v.checks = append(v.checks, attest.Fail(name, err))
-	if v.first == nil {
-		v.first = err
-	}
-}
-
-func (v *verification) skip(name, format string, a ...any) {
-	v.checks = append(v.checks, attest.Skip(name, format, a...))
+	ctx           context.Context
+	q             *Quote
+	o             Options
+	now           func() time.Time
+	out           *Verification
+	attest.Checks // the checks in order and the first failure
 }
 
 func (v *verification) run() {
@@ -236,15 +220,15 @@ func (v *verification) run() {
 		tee = "TDX"
 	}
 	if q.Header.QEVendorID != IntelQEVendorID {
-		v.fail("header", fmt.Errorf("%w: QE_VENDOR_ID is %x, want Intel's %x", ErrMalformed, q.Header.QEVendorID, IntelQEVendorID))
+		v.Fail("header", fmt.Errorf("%w: QE_VENDOR_ID is %x, want Intel's %x", ErrMalformed, q.Header.QEVendorID, IntelQEVendorID))
 		return
 	}
-	v.pass("header", "%s quote version %d, ECDSA P-256 attestation key, Intel quoting enclave", tee, q.Header.Version)
+	v.Pass("header", "%s quote version %d, ECDSA P-256 attestation key, Intel quoting enclave", tee, q.Header.Version)
 
 	// PCK chain.
 	chain, ext, err := v.o.Cache.pckChain(q)
 	if chain == nil {
-		v.fail("chain.pck", err)
+		v.Fail("chain.pck", err)
 		return
 	}
 	pck, pckCA := chain[0], chain[1]
@@ -252,11 +236,11 @@ func (v *verification) run() {
 		return
 	}
 	if err != nil {
-		v.fail("pck.extensions", err)
+		v.Fail("pck.extensions", err)
 		return
 	}
 	v.out.PCK, v.out.PCKCert = ext, pck
-	v.pass("pck.extensions", "FMSPC %X, PCE-ID %X, PCESVN %d, SGX TCB components %s", ext.FMSPC[:], ext.PCEID[:], ext.PCESVN, hex.EncodeToString(ext.SGXComponents[:]))
+	v.Pass("pck.extensions", "FMSPC %X, PCE-ID %X, PCESVN %d, SGX TCB components %s", ext.FMSPC[:], ext.PCEID[:], ext.PCESVN, hex.EncodeToString(ext.SGXComponents[:]))
 
 	// Revocation of the PCK CA (Root CA CRL) and the PCK (PCK CRL).
 	root := v.trustedIssuer(pckCA)
@@ -266,13 +250,13 @@ func (v *verification) run() {
 	// The QE report, signed by the PCK key, binds the attestation key.
 	pckKey, ok := pck.PublicKey.(*ecdsa.PublicKey)
 	if !ok || pckKey.Curve != elliptic.P256() {
-		v.fail("qe.signature", fmt.Errorf("%w: PCK public key is %T, want ECDSA P-256", ErrChain, pck.PublicKey))
+		v.Fail("qe.signature", fmt.Errorf("%w: PCK public key is %T, want ECDSA P-256", ErrChain, pck.PublicKey))
 		return
 	}
 	if !verifyP256(pckKey, q.QEReport.Raw(), q.QEReportSignature) {
-		v.fail("qe.signature", fmt.Errorf("%w: the QE report signature does not verify with the PCK key", ErrSignature))
+		v.Fail("qe.signature", fmt.Errorf("%w: the QE report signature does not verify with the PCK key", ErrSignature))
 	} else {
-		v.pass("qe.signature", "QE report is signed by the PCK key")
+		v.Pass("qe.signature", "QE report is signed by the PCK key")
 	}
 	h := sha256.New()
 	h.Write(q.AttestationKey[:])
@@ -280,20 +264,20 @@ func (v *verification) run() {
 	want := h.Sum(nil)
 	rd := q.QEReport.ReportData
 	if !bytes.Equal(rd[:32], want) || firstNonZero(rd[32:]) >= 0 {
-		v.fail("qe.binding", fmt.Errorf("%w: QE REPORTDATA is %x, want SHA-256(attestation key || QE auth data) = %x followed by zeros", ErrSignature, rd[:], want))
+		v.Fail("qe.binding", fmt.Errorf("%w: QE REPORTDATA is %x, want SHA-256(attestation key || QE auth data) = %x followed by zeros", ErrSignature, rd[:], want))
 	} else {
-		v.pass("qe.binding", "QE REPORTDATA = SHA-256(attestation key || %d bytes of QE auth data)", len(q.QEAuthData))
+		v.Pass("qe.binding", "QE REPORTDATA = SHA-256(attestation key || %d bytes of QE auth data)", len(q.QEAuthData))
 	}
 
 	// The quote signature by the attestation key.
 	ak, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append([]byte{4}, q.AttestationKey[:]...))
 	switch {
 	case err != nil:
-		v.fail("signature", fmt.Errorf("%w: the attestation key is not a P-256 point: %v", ErrSignature, err))
+		v.Fail("signature", fmt.Errorf("%w: the attestation key is not a P-256 point: %v", ErrSignature, err))
 	case !verifyP256(ak, q.Signed(), q.Signature):
-		v.fail("signature", fmt.Errorf("%w: the quote signature over header and body does not verify with the attestation key", ErrSignature))
+		v.Fail("signature", fmt.Errorf("%w: the quote signature over header and body does not verify with the attestation key", ErrSignature))
 	default:
-		v.pass("signature", "ECDSA P-256 SHA-256 signature over the %d-byte header and body verifies with the attestation key", len(q.Signed()))
+		v.Pass("signature", "ECDSA P-256 SHA-256 signature over the %d-byte header and body verifies with the attestation key", len(q.Signed()))
 	}
 
 	v.collateral(ext, now, tee)
@@ -304,15 +288,15 @@ func (v *verification) run() {
 func (v *verification) chain(pck, pckCA *x509.Certificate, now time.Time) bool {
 	root := v.trustedIssuer(pckCA)
 	if root == nil {
-		v.fail("chain.root", fmt.Errorf("%w: %s (issuer %q) does not chain to a trusted root", ErrChain, pckCA.Subject.CommonName, pckCA.Issuer.CommonName))
+		v.Fail("chain.root", fmt.Errorf("%w: %s (issuer %q) does not chain to a trusted root", ErrChain, pckCA.Subject.CommonName, pckCA.Issuer.CommonName))
 		return false
 	}
 	ok := true
 	if err := validAt(root, now); err != nil {
-		v.fail("chain.root", err)
+		v.Fail("chain.root", err)
 		ok = false
 	} else {
-		v.pass("chain.root", "%s is a trusted root (SHA-256 %s…), valid until %s", root.Subject.CommonName, fingerprint(root)[:16], day(root.NotAfter))
+		v.Pass("chain.root", "%s is a trusted root (SHA-256 %s…), valid until %s", root.Subject.CommonName, fingerprint(root)[:16], day(root.NotAfter))
 	}
 	for _, l := range []struct {
 		name          string
@@ -320,11 +304,11 @@ func (v *verification) chain(pck, pckCA *x509.Certificate, now time.Time) bool {
 		ca            bool
 	}{{"chain.pck_ca", pckCA, root, true}, {"chain.pck", pck, pckCA, false}} {
 		if err := v.link(l.child, l.parent, now, l.ca); err != nil {
-			v.fail(l.name, err)
+			v.Fail(l.name, err)
 			ok = false
 			continue
 		}
-		v.pass(l.name, "%s (serial %x) signed by %s, valid %s to %s", l.child.Subject.CommonName, l.child.SerialNumber, l.parent.Subject.CommonName, day(l.child.NotBefore), day(l.child.NotAfter))
+		v.Pass(l.name, "%s (serial %x) signed by %s, valid %s to %s", l.child.Subject.CommonName, l.child.SerialNumber, l.parent.Subject.CommonName, day(l.child.NotBefore), day(l.child.NotAfter))
 	}
 	return ok
 }
@@ -383,7 +367,7 @@ func (v *verification) revocation(name string, issuer, subject *x509.Certificate
 		}
 		err := v.o.Cache.checked(cacheKey(c.Raw, issuer.RawSubjectPublicKeyInfo), func() error { return c.CheckSignatureFrom(issuer) })
 		if err != nil {
-			v.fail(name, fmt.Errorf("%w: a CRL naming %s as issuer has a bad signature: %v", ErrRevoked, issuer.Subject.CommonName, err))
+			v.Fail(name, fmt.Errorf("%w: a CRL naming %s as issuer has a bad signature: %v", ErrRevoked, issuer.Subject.CommonName, err))
 			return
 		}
 		if crl == nil || c.ThisUpdate.After(crl.ThisUpdate) {
@@ -393,28 +377,28 @@ func (v *verification) revocation(name string, issuer, subject *x509.Certificate
 	if crl == nil && v.o.Collateral != nil {
 		fetched, err := v.fetchCRL(issuer)
 		if err != nil && !errors.Is(err, ErrNotCached) {
-			v.fail(name, err)
+			v.Fail(name, err)
 			return
 		}
 		crl = fetched
 	}
 	if crl == nil {
-		v.skip(name, "not checked: no CRL issued by %s was supplied and fetching is off (offline); revocation of %s is unproven", issuer.Subject.CommonName, subject.Subject.CommonName)
+		v.Skip(name, "not checked: no CRL issued by %s was supplied and fetching is off (offline); revocation of %s is unproven", issuer.Subject.CommonName, subject.Subject.CommonName)
 		return
 	}
 	// As for AMD: a CRL issued after the verification time is newer
 	// information and is used; one that expired before it proves nothing.
 	if !crl.NextUpdate.IsZero() && now.After(crl.NextUpdate) && !attest.UseStale(v.ctx, "the CRL of "+issuer.Subject.CommonName, crl.NextUpdate, now) {
-		v.fail(name, fmt.Errorf("%w: the CRL of %s expired at %s (nextUpdate), before the verification time %s", ErrRevoked, issuer.Subject.CommonName, crl.NextUpdate.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339)))
+		v.Fail(name, fmt.Errorf("%w: the CRL of %s expired at %s (nextUpdate), before the verification time %s", ErrRevoked, issuer.Subject.CommonName, crl.NextUpdate.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339)))
 		return
 	}
 	for _, e := range crl.RevokedCertificateEntries {
 		if e.SerialNumber != nil && e.SerialNumber.Cmp(subject.SerialNumber) == 0 {
-			v.fail(name, fmt.Errorf("%w: %s serial %x is revoked by %s's CRL (revoked %s)", ErrRevoked, subject.Subject.CommonName, subject.SerialNumber, issuer.Subject.CommonName, e.RevocationTime.UTC().Format(time.RFC3339)))
+			v.Fail(name, fmt.Errorf("%w: %s serial %x is revoked by %s's CRL (revoked %s)", ErrRevoked, subject.Subject.CommonName, subject.SerialNumber, issuer.Subject.CommonName, e.RevocationTime.UTC().Format(time.RFC3339)))
 			return
 		}
 	}
-	v.pass(name, "%s's CRL (issued %s, next update %s, %d entries) does not list %s serial %x", issuer.Subject.CommonName, day(crl.ThisUpdate), day(crl.NextUpdate), len(crl.RevokedCertificateEntries), subject.Subject.CommonName, subject.SerialNumber)
+	v.Pass(name, "%s's CRL (issued %s, next update %s, %d entries) does not list %s serial %x", issuer.Subject.CommonName, day(crl.ThisUpdate), day(crl.NextUpdate), len(crl.RevokedCertificateEntries), subject.Subject.CommonName, subject.SerialNumber)
 }
 
 // tcbSigner finds a TCB Signing certificate valid at now that chains to a
@@ -468,13 +452,13 @@ func (v *verification) collateral(ext *PCKExtensions, now time.Time, tee string)
 	q := v.q
 	if v.o.Collateral != nil {
 		if err := v.fetchCollateral(ext); err != nil {
-			v.fail("collateral.fetch", err)
+			v.Fail("collateral.fetch", err)
 			return
 		}
 	}
 	signers, err := v.tcbSigners(now)
 	if err != nil {
-		v.fail("collateral.tcb_signing", err)
+		v.Fail("collateral.tcb_signing", err)
 		return
 	}
 	// TCB info for this TEE and FMSPC.
@@ -493,19 +477,19 @@ func (v *verification) collateral(ext *PCKExtensions, now time.Time, tee string)
 		if len(reasons) > 0 {
 			msg += "; supplied TCB info does not apply: " + strings.Join(reasons, "; ")
 		}
-		v.fail("collateral.tcb_info", fmt.Errorf("%w: %s", ErrCollateralMissing, msg))
+		v.Fail("collateral.tcb_info", fmt.Errorf("%w: %s", ErrCollateralMissing, msg))
 		return
 	}
 	if err := v.signedBy(signers, ti.digest, ti.Signature, ti.VerifySignature); err != nil {
-		v.fail("collateral.tcb_info", err)
+		v.Fail("collateral.tcb_info", err)
 		return
 	}
 	if err := ti.ValidAt(now); err != nil && !(now.After(ti.NextUpdate) && !now.Before(ti.IssueDate) && attest.UseStale(v.ctx, ti.Describe(), ti.NextUpdate, now)) {
-		v.fail("collateral.tcb_info", err)
+		v.Fail("collateral.tcb_info", err)
 		return
 	}
 	v.out.TCBInfo = ti
-	v.pass("collateral.tcb_info", "%s TCB info v%d for FMSPC %X signed by Intel SGX TCB Signing, issued %s, next update %s, evaluation data number %d", tee, ti.Version, ext.FMSPC[:], day(ti.IssueDate), day(ti.NextUpdate), ti.TCBEvaluationDataNumber)
+	v.Pass("collateral.tcb_info", "%s TCB info v%d for FMSPC %X signed by Intel SGX TCB Signing, issued %s, next update %s, evaluation data number %d", tee, ti.Version, ext.FMSPC[:], day(ti.IssueDate), day(ti.NextUpdate), ti.TCBEvaluationDataNumber)
 
 	// QE identity.
 	wantQE := "QE"
@@ -520,33 +504,33 @@ func (v *verification) collateral(ext *PCKExtensions, now time.Time, tee string)
 		}
 	}
 	if qi == nil {
-		v.fail("collateral.qe_identity", fmt.Errorf("%w: no %s identity was supplied (Intel PCS: /%s/certification/v4/qe/identity)", ErrCollateralMissing, wantQE, map[bool]string{true: "tdx", false: "sgx"}[q.IsTDX()]))
+		v.Fail("collateral.qe_identity", fmt.Errorf("%w: no %s identity was supplied (Intel PCS: /%s/certification/v4/qe/identity)", ErrCollateralMissing, wantQE, map[bool]string{true: "tdx", false: "sgx"}[q.IsTDX()]))
 		return
 	}
 	if err := v.signedBy(signers, qi.digest, qi.Signature, qi.VerifySignature); err != nil {
-		v.fail("collateral.qe_identity", err)
+		v.Fail("collateral.qe_identity", err)
 		return
 	}
 	if err := qi.ValidAt(now); err != nil && !(now.After(qi.NextUpdate) && !now.Before(qi.IssueDate) && attest.UseStale(v.ctx, qi.Describe(), qi.NextUpdate, now)) {
-		v.fail("collateral.qe_identity", err)
+		v.Fail("collateral.qe_identity", err)
 		return
 	}
-	v.pass("collateral.qe_identity", "%s identity signed by Intel SGX TCB Signing, issued %s, next update %s", wantQE, day(qi.IssueDate), day(qi.NextUpdate))
+	v.Pass("collateral.qe_identity", "%s identity signed by Intel SGX TCB Signing, issued %s, next update %s", wantQE, day(qi.IssueDate), day(qi.NextUpdate))
 
 	qeRes, err := qi.Match(QEReportIdentity{
 		MRSigner: q.QEReport.MRSigner, ISVProdID: q.QEReport.ISVProdID, ISVSVN: q.QEReport.ISVSVN,
 		MiscSelect: q.QEReport.MiscSelect, Attributes: q.QEReport.Attributes,
 	})
 	if err != nil {
-		v.fail("qe.identity", err)
+		v.Fail("qe.identity", err)
 		return
 	}
 	v.out.QE = &qeRes
-	v.pass("qe.identity", "quoting enclave matches the %s identity (MRSIGNER %x…, ISVSVN %d): %s", wantQE, q.QEReport.MRSigner[:8], q.QEReport.ISVSVN, qeRes.Status)
+	v.Pass("qe.identity", "quoting enclave matches the %s identity (MRSIGNER %x…, ISVSVN %d): %s", wantQE, q.QEReport.MRSigner[:8], q.QEReport.ISVSVN, qeRes.Status)
 
 	platform, module, err := ti.Match(ext.Platform(q))
 	if err != nil {
-		v.fail("tcb.level", err)
+		v.Fail("tcb.level", err)
 		return
 	}
 	v.out.Platform, v.out.Module = &platform, module
@@ -554,7 +538,7 @@ func (v *verification) collateral(ext *PCKExtensions, now time.Time, tee string)
 	if module != nil {
 		detail += fmt.Sprintf("; TDX module %s: %s", module.Level, module.Status)
 	}
-	v.pass("tcb.level", "%s", detail)
+	v.Pass("tcb.level", "%s", detail)
 
 	final := Converge(platform, module, qeRes)
 	v.out.TCB = &final
@@ -568,11 +552,11 @@ func (v *verification) collateral(ext *PCKExtensions, now time.Time, tee string)
 	}
 	switch tier {
 	case "affirming":
-		v.pass("tcb.status", "%s (%s): affirming under %s", final.Status, adv, source)
+		v.Pass("tcb.status", "%s (%s): affirming under %s", final.Status, adv, source)
 	case "warning":
-		v.checks = append(v.checks, attest.Warn("tcb.status", "%s: the platform is genuine but its TCB needs attention (%s); a warning under %s", final.Status, adv, source))
+		v.List = append(v.List, attest.Warn("tcb.status", "%s: the platform is genuine but its TCB needs attention (%s); a warning under %s", final.Status, adv, source))
 	default:
-		v.fail("tcb.status", fmt.Errorf("%w: TCB status %s (%s) is contraindicated under %s", ErrTCB, final.Status, adv, source))
+		v.Fail("tcb.status", fmt.Errorf("%w: TCB status %s (%s) is contraindicated under %s", ErrTCB, final.Status, adv, source))
 	}
 }
 
@@ -594,20 +578,20 @@ func (v *verification) signedBy(signers []*x509.Certificate, digest [32]byte, si
 func (v *verification) nonce() {
 	rd := v.reportData()
 	if v.o.Nonce == nil {
-		v.skip("nonce", "not checked: no expected nonce given; the quote may be a replay")
+		v.Skip("nonce", "not checked: no expected nonce given; the quote may be a replay")
 		return
 	}
 	if len(v.o.Nonce) > len(rd) {
-		v.fail("nonce", fmt.Errorf("%w: the expected nonce is %d bytes, REPORTDATA holds 64", ErrNonce, len(v.o.Nonce)))
+		v.Fail("nonce", fmt.Errorf("%w: the expected nonce is %d bytes, REPORTDATA holds 64", ErrNonce, len(v.o.Nonce)))
 		return
 	}
 	var want [64]byte
 	copy(want[:], v.o.Nonce)
 	if want != rd {
-		v.fail("nonce", fmt.Errorf("%w: REPORTDATA is %x, want %x (nonce right-padded with zeros)", ErrNonce, rd[:], want[:]))
+		v.Fail("nonce", fmt.Errorf("%w: REPORTDATA is %x, want %x (nonce right-padded with zeros)", ErrNonce, rd[:], want[:]))
 		return
 	}
-	v.pass("nonce", "REPORTDATA equals the expected nonce (%d bytes, zero-padded to 64)", len(v.o.Nonce))
+	v.Pass("nonce", "REPORTDATA equals the expected nonce (%d bytes, zero-padded to 64)", len(v.o.Nonce))
 }
 
 func (v *verification) reportData() [64]byte {

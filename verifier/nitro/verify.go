@@ -120,8 +120,8 @@ func Verify(d *Document, o Options) (*Verification, []attest.Check, error) {
 	}
 	out := &Verification{}
 	if d == nil || d.Certificate == nil || len(d.CABundle) == 0 {
-		v.fail("chain.root", fmt.Errorf("%w: the document has no certificate or no cabundle (use Parse)", ErrMalformed))
-		return out, v.checks, v.first
+		v.Fail("chain.root", fmt.Errorf("%w: the document has no certificate or no cabundle (use Parse)", ErrMalformed))
+		return out, v.List, v.Err
 	}
 	out.Root, out.Intermediates = v.chain()
 	v.signature()
@@ -130,33 +130,17 @@ func Verify(d *Document, o Options) (*Verification, []attest.Check, error) {
 	if o.Carrier != nil {
 		v.binding()
 	}
-	if v.first == nil {
+	if v.Err == nil {
 		out.Claims = NewClaims(d, o.Carrier)
 	}
-	return out, v.checks, v.first
+	return out, v.List, v.Err
 }
 
 type verification struct {
-	d      *Document
-	o      Options
-	now    time.Time
-	checks []attest.Check
-	first  error
-}
-
-func (v *verification) pass(name, format string, a ...any) {
-	v.checks = append(v.checks, attest.Pass(name, format, a...))
-}
-
-func (v *verification) fail(name string, err error) {
-	v.checks = append(v.checks, attest.Fail(name, err))
-	if v.first == nil {
-		v.first = err
-	}
-}
-
-func (v *verification) skip(name, format string, a ...any) {
-	v.checks = append(v.checks, attest.Skip(name, format, a...))
+	d             *Document
+	o             Options
+	now           time.Time
+	attest.Checks // the checks in order and the first failure
 }
 
 // chain checks root -> cabundle intermediates -> certificate. The cabundle
@@ -197,14 +181,14 @@ func (v *verification) chain() (*x509.Certificate, []*x509.Certificate) {
 		for _, r := range roots {
 			names = append(names, fmt.Sprintf("%s (SHA-256 %s…)", r.Subject.CommonName, sha256Hex(r.Raw)[:16]))
 		}
-		v.fail("chain.root", fmt.Errorf("%w: cabundle[0] %q (SHA-256 %s…) is not a trusted root, nor issued by one; trusted: %s", ErrChain, first.Subject.String(), sha256Hex(first.Raw)[:16], strings.Join(names, ", ")))
+		v.Fail("chain.root", fmt.Errorf("%w: cabundle[0] %q (SHA-256 %s…) is not a trusted root, nor issued by one; trusted: %s", ErrChain, first.Subject.String(), sha256Hex(first.Raw)[:16], strings.Join(names, ", ")))
 		parent = first
 	} else if err := validAt(anchor, v.now); err != nil {
-		v.fail("chain.root", err)
+		v.Fail("chain.root", err)
 	} else if err := v.o.Cache.checkSignature(anchor, anchor); err != nil {
-		v.fail("chain.root", fmt.Errorf("%w: root %s self-signature: %v", ErrChain, anchor.Subject.CommonName, err))
+		v.Fail("chain.root", fmt.Errorf("%w: root %s self-signature: %v", ErrChain, anchor.Subject.CommonName, err))
 	} else {
-		v.pass("chain.root", "%s is a trusted root (SHA-256 %s…), self-signed, valid %s to %s; %s", anchor.Subject.CommonName, sha256Hex(anchor.Raw)[:16], day(anchor.NotBefore), day(anchor.NotAfter), how)
+		v.Pass("chain.root", "%s is a trusted root (SHA-256 %s…), self-signed, valid %s to %s; %s", anchor.Subject.CommonName, sha256Hex(anchor.Raw)[:16], day(anchor.NotBefore), day(anchor.NotAfter), how)
 	}
 
 	// Intermediates: one check naming every link.
@@ -226,11 +210,11 @@ func (v *verification) chain() (*x509.Certificate, []*x509.Certificate) {
 	}
 	switch {
 	case linkErr != nil:
-		v.fail("chain.intermediate", linkErr)
+		v.Fail("chain.intermediate", linkErr)
 	case len(inter) == 0:
-		v.pass("chain.intermediate", "no intermediate certificates: the root issued the document's certificate directly")
+		v.Pass("chain.intermediate", "no intermediate certificates: the root issued the document's certificate directly")
 	default:
-		v.pass("chain.intermediate", "%s", strings.Join(links, "; "))
+		v.Pass("chain.intermediate", "%s", strings.Join(links, "; "))
 	}
 
 	// The document's certificate.
@@ -240,9 +224,9 @@ func (v *verification) chain() (*x509.Certificate, []*x509.Certificate) {
 		err = pathValid(v.o.Cache, leaf, anchor, inter, v.now)
 	}
 	if err != nil {
-		v.fail("chain.leaf", err)
+		v.Fail("chain.leaf", err)
 	} else {
-		v.pass("chain.leaf", "%s (serial %#x, ECDSA P-384) signed by %s, valid %s to %s", leaf.Subject.CommonName, leaf.SerialNumber, parent.Subject.CommonName, leaf.NotBefore.UTC().Format(time.RFC3339), leaf.NotAfter.UTC().Format(time.RFC3339))
+		v.Pass("chain.leaf", "%s (serial %#x, ECDSA P-384) signed by %s, valid %s to %s", leaf.Subject.CommonName, leaf.SerialNumber, parent.Subject.CommonName, leaf.NotBefore.UTC().Format(time.RFC3339), leaf.NotAfter.UTC().Format(time.RFC3339))
 	}
 	return anchor, inter
 }
@@ -347,37 +331,37 @@ func validAt(c *x509.Certificate, now time.Time) error {
 func (v *verification) signature() {
 	pub, ok := v.d.Certificate.PublicKey.(*ecdsa.PublicKey)
 	if !ok || pub.Curve != elliptic.P384() {
-		v.fail("signature", fmt.Errorf("%w: the certificate's key is %s, ES384 needs ECDSA P-384", ErrSignature, v.d.Certificate.PublicKeyAlgorithm))
+		v.Fail("signature", fmt.Errorf("%w: the certificate's key is %s, ES384 needs ECDSA P-384", ErrSignature, v.d.Certificate.PublicKeyAlgorithm))
 		return
 	}
 	msg, err := v.d.sign1()
 	if err != nil {
-		v.fail("signature", err)
+		v.Fail("signature", err)
 		return
 	}
 	cv, err := cose.NewVerifier(cose.AlgorithmES384, pub)
 	if err != nil {
-		v.fail("signature", fmt.Errorf("%w: %v", ErrSignature, err))
+		v.Fail("signature", fmt.Errorf("%w: %v", ErrSignature, err))
 		return
 	}
 	if err := msg.Verify(nil, cv); err != nil {
-		v.fail("signature", fmt.Errorf("%w: the COSE_Sign1 ES384 signature does not verify with the key of %s: %v", ErrSignature, v.d.Certificate.Subject.CommonName, err))
+		v.Fail("signature", fmt.Errorf("%w: the COSE_Sign1 ES384 signature does not verify with the key of %s: %v", ErrSignature, v.d.Certificate.Subject.CommonName, err))
 		return
 	}
-	v.pass("signature", "COSE_Sign1 ES384 signature over the protected header and the %d-byte payload verifies with the key of %s", len(v.d.Payload), v.d.Certificate.Subject.CommonName)
+	v.Pass("signature", "COSE_Sign1 ES384 signature over the protected header and the %d-byte payload verifies with the key of %s", len(v.d.Payload), v.d.Certificate.Subject.CommonName)
 }
 
 func (v *verification) timestamp() {
 	ts, leaf := v.d.Time(), v.d.Certificate
 	switch {
 	case ts.Before(leaf.NotBefore) || ts.After(leaf.NotAfter):
-		v.fail("timestamp", fmt.Errorf("%w: timestamp %s is outside the validity of the certificate that signed it (%s to %s)", ErrTimestamp, stamp(ts), leaf.NotBefore.UTC().Format(time.RFC3339), leaf.NotAfter.UTC().Format(time.RFC3339)))
+		v.Fail("timestamp", fmt.Errorf("%w: timestamp %s is outside the validity of the certificate that signed it (%s to %s)", ErrTimestamp, stamp(ts), leaf.NotBefore.UTC().Format(time.RFC3339), leaf.NotAfter.UTC().Format(time.RFC3339)))
 	case ts.After(v.now.Add(maxClockSkew)):
-		v.fail("timestamp", fmt.Errorf("%w: timestamp %s is %s after the verification time %s", ErrTimestamp, stamp(ts), ts.Sub(v.now).Round(time.Millisecond), v.now.UTC().Format(time.RFC3339)))
+		v.Fail("timestamp", fmt.Errorf("%w: timestamp %s is %s after the verification time %s", ErrTimestamp, stamp(ts), ts.Sub(v.now).Round(time.Millisecond), v.now.UTC().Format(time.RFC3339)))
 	case ts.After(v.now):
-		v.pass("timestamp", "timestamp %s lies within the certificate's validity (%s to %s), %s after the verification time (tolerated clock skew: %s)", stamp(ts), leaf.NotBefore.UTC().Format(time.RFC3339), leaf.NotAfter.UTC().Format(time.RFC3339), ts.Sub(v.now).Round(time.Millisecond), maxClockSkew)
+		v.Pass("timestamp", "timestamp %s lies within the certificate's validity (%s to %s), %s after the verification time (tolerated clock skew: %s)", stamp(ts), leaf.NotBefore.UTC().Format(time.RFC3339), leaf.NotAfter.UTC().Format(time.RFC3339), ts.Sub(v.now).Round(time.Millisecond), maxClockSkew)
 	default:
-		v.pass("timestamp", "timestamp %s lies within the certificate's validity (%s to %s), %s before the verification time", stamp(ts), leaf.NotBefore.UTC().Format(time.RFC3339), leaf.NotAfter.UTC().Format(time.RFC3339), v.now.Sub(ts).Round(time.Millisecond))
+		v.Pass("timestamp", "timestamp %s lies within the certificate's validity (%s to %s), %s before the verification time", stamp(ts), leaf.NotBefore.UTC().Format(time.RFC3339), leaf.NotAfter.UTC().Format(time.RFC3339), v.now.Sub(ts).Round(time.Millisecond))
 	}
 }
 
@@ -385,17 +369,17 @@ func (v *verification) nonce() {
 	want, got := v.o.Nonce, v.d.Nonce
 	switch {
 	case want == nil:
-		v.skip("nonce", "not checked: no expected nonce given; the document may be a replay")
+		v.Skip("nonce", "not checked: no expected nonce given; the document may be a replay")
 	case len(want) > maxUserData:
 		// No document Parse accepts can carry it; say so rather than
 		// report a mismatch.
-		v.fail("nonce", fmt.Errorf("%w: the expected nonce is %d bytes; a document's nonce field holds at most %d ([NSM] 2.2), and the NSM takes at most %d ([NSM] 3.2.2.2)", ErrNonce, len(want), maxUserData, maxNSMNonce))
+		v.Fail("nonce", fmt.Errorf("%w: the expected nonce is %d bytes; a document's nonce field holds at most %d ([NSM] 2.2), and the NSM takes at most %d ([NSM] 3.2.2.2)", ErrNonce, len(want), maxUserData, maxNSMNonce))
 	case got == nil:
-		v.fail("nonce", fmt.Errorf("%w: the document has no nonce, want %s", ErrNonce, shortHex(want)))
+		v.Fail("nonce", fmt.Errorf("%w: the document has no nonce, want %s", ErrNonce, shortHex(want)))
 	case !bytes.Equal(got, want):
-		v.fail("nonce", fmt.Errorf("%w: the document's nonce is %s (%d bytes), want %s (%d bytes)", ErrNonce, shortHex(got), len(got), shortHex(want), len(want)))
+		v.Fail("nonce", fmt.Errorf("%w: the document's nonce is %s (%d bytes), want %s (%d bytes)", ErrNonce, shortHex(got), len(got), shortHex(want), len(want)))
 	default:
-		v.pass("nonce", "the document's nonce equals the expected nonce (%d bytes)", len(want))
+		v.Pass("nonce", "the document's nonce equals the expected nonce (%d bytes)", len(want))
 	}
 }
 
@@ -409,11 +393,11 @@ func (v *verification) binding() {
 	fp := sha256Hex(spki)[:16]
 	switch {
 	case v.d.UserData != nil && bytes.Equal(v.d.UserData, spki):
-		v.pass("tls.binding", "user_data is the SubjectPublicKeyInfo of the certificate that carries the document (%s, %s key, SHA-256 %s…): the enclave holds that key", c.Subject.CommonName, c.PublicKeyAlgorithm, fp)
+		v.Pass("tls.binding", "user_data is the SubjectPublicKeyInfo of the certificate that carries the document (%s, %s key, SHA-256 %s…): the enclave holds that key", c.Subject.CommonName, c.PublicKeyAlgorithm, fp)
 	case v.d.PublicKey != nil && bytes.Equal(v.d.PublicKey, spki):
-		v.pass("tls.binding", "public_key is the SubjectPublicKeyInfo of the certificate that carries the document (%s, %s key, SHA-256 %s…): the enclave holds that key", c.Subject.CommonName, c.PublicKeyAlgorithm, fp)
+		v.Pass("tls.binding", "public_key is the SubjectPublicKeyInfo of the certificate that carries the document (%s, %s key, SHA-256 %s…): the enclave holds that key", c.Subject.CommonName, c.PublicKeyAlgorithm, fp)
 	default:
-		v.fail("tls.binding", fmt.Errorf("%w: neither user_data nor public_key is the SubjectPublicKeyInfo of the certificate that carries the document (%s, SHA-256 %s…): its key is not the enclave's", ErrBinding, c.Subject.CommonName, fp))
+		v.Fail("tls.binding", fmt.Errorf("%w: neither user_data nor public_key is the SubjectPublicKeyInfo of the certificate that carries the document (%s, SHA-256 %s…): its key is not the enclave's", ErrBinding, c.Subject.CommonName, fp))
 	}
 }
 

@@ -109,27 +109,11 @@ func Verify(ctx context.Context, r *Report, o Options) (*Verification, []attest.
 }
 
 type verification struct {
-	ctx    context.Context
-	r      *Report
-	o      Options
-	now    func() time.Time
-	checks []attest.Check
-	first  error
-}
-
-func (v *verification) pass(name, format string, a ...any) {
-	v.checks = append(v.checks, attest.Pass(name, format, a...))
-}
-
-func (v *verification) fail(name string, err error) {
-	v.checks = append(v.checks, attest.Fail(name, err))
-	if v.first == nil {
-		v.first = err
-	}
-}
-
-func (v *verification) skip(name, format string, a ...any) {
-	v.checks = append(v.checks, attest.Skip(name, format, a...))
+	ctx           context.Context
+	r             *Report
+	o             Options
+	now           func() time.Time
+	attest.Checks // the checks in order and the first failure
 }
 
 func (v *verification) run() (*Verification, []attest.Check, error) {
@@ -144,10 +128,10 @@ func (v *verification) run() (*Verification, []attest.Check, error) {
 	case SigningKeyVLEK:
 		kt = KeyVLEK
 	default:
-		v.fail("signer", fmt.Errorf("%w: SIGNING_KEY is %d: the report is not signed", ErrSignature, r.SigningKey()))
-		return out, v.checks, v.first
+		v.Fail("signer", fmt.Errorf("%w: SIGNING_KEY is %d: the report is not signed", ErrSignature, r.SigningKey()))
+		return out, v.List, v.Err
 	}
-	v.pass("signer", "report is signed by the %s (KEY_INFO.SIGNING_KEY=%d)", kt, r.SigningKey())
+	v.Pass("signer", "report is signed by the %s (KEY_INFO.SIGNING_KEY=%d)", kt, r.SigningKey())
 
 	// Product, from CPUID where the report has it; else from certificates.
 	cpuidProduct := ProductUnknown
@@ -163,34 +147,34 @@ func (v *verification) run() (*Verification, []attest.Check, error) {
 	vek, err := v.findVEK(kt, product)
 	if err != nil {
 		if product != ProductUnknown {
-			v.pass("product", "%s", v.productDetail(product, cpuidProduct, nil))
+			v.Pass("product", "%s", v.productDetail(product, cpuidProduct, nil))
 		}
-		v.fail("chain.vek", err)
-		return out, v.checks, v.first
+		v.Fail("chain.vek", err)
+		return out, v.List, v.Err
 	}
 	out.VEK = vek
 	certProduct := vek.Product()
 	switch {
 	case certProduct == ProductUnknown:
-		v.fail("product", fmt.Errorf("%w: the %s names no known product (productName %q, issuer %q)", ErrChain, kt, vek.ProductName, vek.Cert.Issuer.CommonName))
-		return out, v.checks, v.first
+		v.Fail("product", fmt.Errorf("%w: the %s names no known product (productName %q, issuer %q)", ErrChain, kt, vek.ProductName, vek.Cert.Issuer.CommonName))
+		return out, v.List, v.Err
 	case cpuidProduct != ProductUnknown && certProduct != cpuidProduct:
-		v.fail("product", fmt.Errorf("%w: report CPUID says %s (family %02Xh model %02Xh), the %s is for %s", ErrChain, cpuidProduct, r.CPUIDFamID, r.CPUIDModID, kt, certProduct))
-		return out, v.checks, v.first
+		v.Fail("product", fmt.Errorf("%w: report CPUID says %s (family %02Xh model %02Xh), the %s is for %s", ErrChain, cpuidProduct, r.CPUIDFamID, r.CPUIDModID, kt, certProduct))
+		return out, v.List, v.Err
 	}
 	product = certProduct
 	out.Product = product
-	v.pass("product", "%s", v.productDetail(product, cpuidProduct, vek))
+	v.Pass("product", "%s", v.productDetail(product, cpuidProduct, vek))
 
 	// Chain: ARK -> ASK/ASVK -> VEK, reported root first.
 	ask, ark, chainChecks, err := v.chain(product, kt, vek.Cert, now)
 	out.ASK, out.ARK = ask, ark
-	v.checks = append(v.checks, chainChecks...)
+	v.List = append(v.List, chainChecks...)
 	if err != nil {
-		if v.first == nil {
-			v.first = err
+		if v.Err == nil {
+			v.Err = err
 		}
-		return out, v.checks, v.first
+		return out, v.List, v.Err
 	}
 
 	// Revocation.
@@ -201,23 +185,23 @@ func (v *verification) run() (*Verification, []attest.Check, error) {
 
 	// Signature.
 	if err := checkSignature(r, vek.Cert.PublicKey.(*ecdsa.PublicKey)); err != nil {
-		v.fail("signature", err)
+		v.Fail("signature", err)
 	} else {
-		v.pass("signature", "ECDSA P-384 SHA-384 signature over bytes 0h-29Fh verifies with the %s", kt)
+		v.Pass("signature", "ECDSA P-384 SHA-384 signature over bytes 0h-29Fh verifies with the %s", kt)
 	}
 
 	// Freshness.
 	v.nonce()
 
-	if v.first == nil {
+	if v.Err == nil {
 		c, err := NewClaims(r, product, vek)
 		if err != nil {
-			v.fail("claims", err)
+			v.Fail("claims", err)
 		} else {
 			out.Claims = c
 		}
 	}
-	return out, v.checks, v.first
+	return out, v.List, v.Err
 }
 
 func (v *verification) productDetail(p, cpuid Product, vek *VEK) string {
@@ -451,11 +435,11 @@ func (v *verification) revocation(p Product, kt KeyType, ark, ask *x509.Certific
 		case errors.Is(err, ErrNotCached):
 			// An offline cache without it: as if none was supplied.
 		case err != nil:
-			v.fail("crl", fmt.Errorf("%w: fetching the %s CRL: %w", ErrCollateralMissing, p, err))
+			v.Fail("crl", fmt.Errorf("%w: fetching the %s CRL: %w", ErrCollateralMissing, p, err))
 			return
 		default:
 			if err := c.CheckSignatureFrom(ark); err != nil {
-				v.fail("crl", fmt.Errorf("%w: the fetched %s CRL does not verify with %s: %v", ErrRevoked, p, ark.Subject.CommonName, err))
+				v.Fail("crl", fmt.Errorf("%w: the fetched %s CRL does not verify with %s: %v", ErrRevoked, p, ark.Subject.CommonName, err))
 				return
 			}
 			crl, source = c, "fetched"
@@ -463,10 +447,10 @@ func (v *verification) revocation(p Product, kt KeyType, ark, ask *x509.Certific
 	}
 	if crl == nil {
 		if len(rejected) > 0 {
-			v.fail("crl", fmt.Errorf("%w: %s", ErrRevoked, rejected[0]))
+			v.Fail("crl", fmt.Errorf("%w: %s", ErrRevoked, rejected[0]))
 			return
 		}
-		v.skip("crl", "not checked: no CRL issued by %s was supplied and fetching is off (offline); revocation of %s is unproven", ark.Subject.CommonName, ask.Subject.CommonName)
+		v.Skip("crl", "not checked: no CRL issued by %s was supplied and fetching is off (offline); revocation of %s is unproven", ark.Subject.CommonName, ask.Subject.CommonName)
 		return
 	}
 	// A CRL issued after the verification time is newer information, not
@@ -475,7 +459,7 @@ func (v *verification) revocation(p Product, kt KeyType, ark, ask *x509.Certific
 	// revoked key could have signed it at any time. A CRL whose nextUpdate
 	// passed before the verification time is stale and proves nothing.
 	if !crl.NextUpdate.IsZero() && now.After(crl.NextUpdate) && !attest.UseStale(v.ctx, "the "+p.String()+" CRL", crl.NextUpdate, now) {
-		v.fail("crl", fmt.Errorf("%w: the %s CRL expired at %s (nextUpdate), before the verification time %s", ErrRevoked, p, crl.NextUpdate.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339)))
+		v.Fail("crl", fmt.Errorf("%w: the %s CRL expired at %s (nextUpdate), before the verification time %s", ErrRevoked, p, crl.NextUpdate.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339)))
 		return
 	}
 	// The CRL is issued by the ARK, so its serials name certificates the
@@ -483,11 +467,11 @@ func (v *verification) revocation(p Product, kt KeyType, ark, ask *x509.Certific
 	// comparable with it.)
 	for _, e := range crl.RevokedCertificateEntries {
 		if e.SerialNumber != nil && e.SerialNumber.Cmp(ask.SerialNumber) == 0 {
-			v.fail("crl", fmt.Errorf("%w: %s serial %#x was revoked at %s", ErrRevoked, ask.Subject.CommonName, ask.SerialNumber, e.RevocationTime.UTC().Format(time.RFC3339)))
+			v.Fail("crl", fmt.Errorf("%w: %s serial %#x was revoked at %s", ErrRevoked, ask.Subject.CommonName, ask.SerialNumber, e.RevocationTime.UTC().Format(time.RFC3339)))
 			return
 		}
 	}
-	v.pass("crl", "%s CRL (%s, number %v, issued %s, next update %s, %d entries) does not revoke %s (serial %#x)", p, source, crl.Number, day(crl.ThisUpdate), day(crl.NextUpdate), len(crl.RevokedCertificateEntries), ask.Subject.CommonName, ask.SerialNumber)
+	v.Pass("crl", "%s CRL (%s, number %v, issued %s, next update %s, %d entries) does not revoke %s (serial %#x)", p, source, crl.Number, day(crl.ThisUpdate), day(crl.NextUpdate), len(crl.RevokedCertificateEntries), ask.Subject.CommonName, ask.SerialNumber)
 }
 
 // bindings checks that the VEK certifies this chip (VCEK) or names its
@@ -495,20 +479,20 @@ func (v *verification) revocation(p Product, kt KeyType, ark, ask *x509.Certific
 func (v *verification) bindings(p Product, vek *VEK) {
 	if vek.Type == KeyVCEK {
 		if err := v.hwidMatches(vek); err != nil {
-			v.fail("vek.hwid", err)
+			v.Fail("vek.hwid", err)
 		} else if v.r.MaskChipKey() || firstNonZero(v.r.ChipID[:]) < 0 {
-			v.skip("vek.hwid", "CHIP_ID is masked in the report (MASK_CHIP_ID); the chip is identified only by the VCEK signature")
+			v.Skip("vek.hwid", "CHIP_ID is masked in the report (MASK_CHIP_ID); the chip is identified only by the VCEK signature")
 		} else {
-			v.pass("vek.hwid", "VCEK hwID equals the report's CHIP_ID (%s…)", fmt.Sprintf("%x", vek.HWID[:8]))
+			v.Pass("vek.hwid", "VCEK hwID equals the report's CHIP_ID (%s…)", fmt.Sprintf("%x", vek.HWID[:8]))
 		}
 	} else {
-		v.pass("vek.csp", "VLEK issued to cloud provider %q", vek.CSPID)
+		v.Pass("vek.csp", "VLEK issued to cloud provider %q", vek.CSPID)
 	}
 	if err := v.tcbMatches(p, vek); err != nil {
-		v.fail("vek.tcb", err)
+		v.Fail("vek.tcb", err)
 		return
 	}
-	v.pass("vek.tcb", "%s certifies the report's REPORTED_TCB (%s)", vek.Type, vek.TCB)
+	v.Pass("vek.tcb", "%s certifies the report's REPORTED_TCB (%s)", vek.Type, vek.TCB)
 }
 
 func (v *verification) hwidMatches(vek *VEK) error {
@@ -556,20 +540,20 @@ func checkSignature(r *Report, pub *ecdsa.PublicKey) error {
 
 func (v *verification) nonce() {
 	if v.o.Nonce == nil {
-		v.skip("nonce", "not checked: no expected nonce given; the report may be a replay")
+		v.Skip("nonce", "not checked: no expected nonce given; the report may be a replay")
 		return
 	}
 	if len(v.o.Nonce) > len(v.r.ReportData) {
-		v.fail("nonce", fmt.Errorf("%w: the expected nonce is %d bytes, REPORT_DATA holds %d", ErrNonce, len(v.o.Nonce), len(v.r.ReportData)))
+		v.Fail("nonce", fmt.Errorf("%w: the expected nonce is %d bytes, REPORT_DATA holds %d", ErrNonce, len(v.o.Nonce), len(v.r.ReportData)))
 		return
 	}
 	var want [64]byte
 	copy(want[:], v.o.Nonce)
 	if want != v.r.ReportData {
-		v.fail("nonce", fmt.Errorf("%w: REPORT_DATA is %x, want %x (nonce right-padded with zeros)", ErrNonce, v.r.ReportData[:], want[:]))
+		v.Fail("nonce", fmt.Errorf("%w: REPORT_DATA is %x, want %x (nonce right-padded with zeros)", ErrNonce, v.r.ReportData[:], want[:]))
 		return
 	}
-	v.pass("nonce", "REPORT_DATA equals the expected nonce (%d bytes, zero-padded to 64)", len(v.o.Nonce))
+	v.Pass("nonce", "REPORT_DATA equals the expected nonce (%d bytes, zero-padded to 64)", len(v.o.Nonce))
 }
 
 func day(t time.Time) string { return t.UTC().Format("2006-01-02") }
