@@ -142,21 +142,9 @@ func TestTPMGatherHighRangeEK(t *testing.T) {
 		{"rsa-3072", true, 0x81010011, attester.NVEKCertRSA3072High},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cp, err := (tpm2.CreatePrimary{PrimaryHandle: tpm2.TPMRHEndorsement, InPublic: tpm2.New2B(highRangeEK(t, tc.rsa3072))}).Execute(tp)
+			key, err := testutil.PersistPrimary(t, tp, highRangeEK(t, tc.rsa3072), tc.handle)
 			if err != nil {
 				t.Skipf("swtpm cannot make this EK: %v", err)
-			}
-			if _, err := (tpm2.EvictControl{Auth: tpm2.AuthHandle{Handle: tpm2.TPMRHOwner, Auth: tpm2.PasswordAuth(nil)},
-				ObjectHandle: &tpm2.NamedHandle{Handle: cp.ObjectHandle, Name: cp.Name}, PersistentHandle: tc.handle}).Execute(tp); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := (tpm2.FlushContext{FlushHandle: cp.ObjectHandle}).Execute(tp); err != nil {
-				t.Fatal(err)
-			}
-			pub, _ := cp.OutPublic.Contents()
-			key, err := tpm2.Pub(*pub)
-			if err != nil {
-				t.Fatal(err)
 			}
 			caKey, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 			now := time.Now()

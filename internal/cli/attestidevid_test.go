@@ -60,19 +60,7 @@ func persistKey(t *testing.T, dev string, template tpm2.TPMTPublic, h tpm2.TPMHa
 		t.Fatal(err)
 	}
 	defer tp.Close()
-	cp, err := (tpm2.CreatePrimary{PrimaryHandle: tpm2.TPMRHEndorsement, InPublic: tpm2.New2B(template)}).Execute(tp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := (tpm2.EvictControl{Auth: tpm2.AuthHandle{Handle: tpm2.TPMRHOwner, Auth: tpm2.PasswordAuth(nil)},
-		ObjectHandle: &tpm2.NamedHandle{Handle: cp.ObjectHandle, Name: cp.Name}, PersistentHandle: h}).Execute(tp); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := (tpm2.FlushContext{FlushHandle: cp.ObjectHandle}).Execute(tp); err != nil {
-		t.Fatal(err)
-	}
-	pub, _ := cp.OutPublic.Contents()
-	k, err := tpm2.Pub(*pub)
+	k, err := testutil.PersistPrimary(t, tp, template, h)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package testutil
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"net"
 	"os"
 	"os/exec"
@@ -146,6 +147,35 @@ func CreatePrimary(t *testing.T, tp transport.TPM, template tpm2.TPMTPublic) *tp
 		}
 	})
 	return rsp
+}
+
+// PersistPrimary creates a primary key in the endorsement hierarchy from
+// template, makes it persistent at h (TPM2_EvictControl) and flushes the
+// transient copy; it returns the key's public part. The error is the
+// TPM's refusal to create the key (a template it does not support);
+// anything that fails after that fails the test.
+func PersistPrimary(t *testing.T, tp transport.TPM, template tpm2.TPMTPublic, h tpm2.TPMHandle) (crypto.PublicKey, error) {
+	t.Helper()
+	cp, err := (tpm2.CreatePrimary{PrimaryHandle: tpm2.TPMRHEndorsement, InPublic: tpm2.New2B(template)}).Execute(tp)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := (tpm2.EvictControl{Auth: tpm2.AuthHandle{Handle: tpm2.TPMRHOwner, Auth: tpm2.PasswordAuth(nil)},
+		ObjectHandle: &tpm2.NamedHandle{Handle: cp.ObjectHandle, Name: cp.Name}, PersistentHandle: h}).Execute(tp); err != nil {
+		t.Fatalf("EvictControl to %#x: %v", h, err)
+	}
+	if _, err := (tpm2.FlushContext{FlushHandle: cp.ObjectHandle}).Execute(tp); err != nil {
+		t.Fatalf("FlushContext %#x: %v", cp.ObjectHandle, err)
+	}
+	pub, err := cp.OutPublic.Contents()
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := tpm2.Pub(*pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k, nil
 }
 
 // ActivateCredential is the attester's TPM2_ActivateCredential (TPM 2.0
