@@ -117,8 +117,8 @@ type verifyFlags struct {
 	kdsURL   string
 	pcsURL   string
 	timeout  time.Duration
-	tcbTiers tierFlags
-	enrolled enrolledFlags
+	tcbTiers stringList
+	enrolled stringList
 	// live makes the collateral clients read the wall clock at each
 	// fetch (the server) instead of the run's fixed verification time.
 	live bool
@@ -513,8 +513,9 @@ func runInspect(args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
-// tierFlags collects repeated --tcb-tier values.
-type tierFlags []string
+// stringList is a flag that may be given several times; it keeps every
+// value in order.
+type stringList []string
 
-func (t *tierFlags) String() string     { return strings.Join(*t, ",") }
-func (t *tierFlags) Set(s string) error { *t = append(*t, s); return nil }
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }

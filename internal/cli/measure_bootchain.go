@@ -9,25 +9,18 @@ import (
 	"io"
 	"os"
 	"strconv"
-	"strings"
 
 	"github.com/assay-dev/assay/internal/eventlog/ccel"
 	"github.com/assay-dev/assay/internal/eventlog/tcg"
 	"github.com/assay-dev/assay/measure/bootchain"
 )
 
-// stringsFlag is a flag that may be given several times.
-type stringsFlag []string
-
-func (s *stringsFlag) String() string     { return strings.Join(*s, ",") }
-func (s *stringsFlag) Set(v string) error { *s = append(*s, v); return nil }
-
 func runMeasureBootchain(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("assay measure bootchain", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	logPath := fs.String("log", "", "event log of a known-good boot of the same platform: TPM (binary_bios_measurements) or TDX CCEL (required)")
 	format := fs.String("format", "", "tcg or ccel (empty: recognised from the log)")
-	var efis stringsFlag
+	var efis stringList
 	fs.Var(&efis, "efi", "EFI application replacing the n-th logged EV_EFI_BOOT_SERVICES_APPLICATION, in load order (repeat; - keeps the logged one)")
 	cmdline := fs.String("cmdline", "", "kernel command line as grub logs it (kernel path first), replacing the logged one")
 	initrdPath := fs.String("initrd", "", "initrd replacing the one grub or the Linux EFI stub measured")

@@ -236,11 +236,6 @@ type clientFlags struct {
 	sevGuest   bool
 }
 
-type stringList []string
-
-func (s *stringList) String() string     { return strings.Join(*s, ",") }
-func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
-
 func (c *clientFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.server, "server", os.Getenv("ASSAY_SERVER"), "the Assay server's URL (env ASSAY_SERVER)")
 	fs.StringVar(&c.tee, "tee", "", "evidence kind to announce (snp, tdx, sgx, tpm, …)")

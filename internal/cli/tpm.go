@@ -279,12 +279,6 @@ func parseTPMFlags(fs *flag.FlagSet, args []string) (code int, ok bool) {
 	return 0, true
 }
 
-// enrolledFlags collects repeated --enrolled-ak files.
-type enrolledFlags []string
-
-func (e *enrolledFlags) String() string     { return fmt.Sprint(*e) }
-func (e *enrolledFlags) Set(s string) error { *e = append(*e, s); return nil }
-
 func readEnrolled(paths []string) ([]tpm.Enrollment, error) {
 	var out []tpm.Enrollment
 	for _, p := range paths {
