@@ -1,16 +1,14 @@
 package cli
 
 import (
-	"bytes"
-	"compress/gzip"
 	"crypto/sha256"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/assay-dev/assay/internal/testutil/ovmfimage"
 	"github.com/assay-dev/assay/measure/nitro"
 	"github.com/assay-dev/assay/policy"
 )
@@ -33,18 +31,7 @@ const snpKernelDigest = "9cd5cff80883d80f3b38fc06a1d16949e9867d2df1b864af4ed3cfb
 // temporary file and returns its path.
 func debianOVMF(t *testing.T) string {
 	t.Helper()
-	gz, err := os.ReadFile(repoFile(t, "measure/tdx/testdata/debian-ovmf-2022.11-6+deb12u2.fd.gz"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	zr, err := gzip.NewReader(bytes.NewReader(gz))
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := ovmfimage.Debian(t)
 	path := filepath.Join(t.TempDir(), "OVMF.fd")
 	if err := os.WriteFile(path, img, 0o644); err != nil {
 		t.Fatal(err)

@@ -2,17 +2,16 @@ package snp
 
 import (
 	"bytes"
-	"compress/gzip"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"testing"
 
+	"github.com/assay-dev/assay/internal/testutil/ovmfimage"
 	"github.com/assay-dev/assay/measure/fwtable"
 )
 
@@ -45,23 +44,7 @@ func unhexT(t testing.TB, s string) []byte {
 // ../tdx/testdata/README.md and testdata/README.md.
 func debianImage(t testing.TB) []byte {
 	t.Helper()
-	gz, err := os.ReadFile("../tdx/testdata/debian-ovmf-2022.11-6+deb12u2.fd.gz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	zr, err := gzip.NewReader(bytes.NewReader(gz))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const want = "7b456907dd0786d415999e801a1ac4637b8ed4d7cf5378cfc6edbe5e574dd773"
-	if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != want {
-		t.Fatalf("OVMF.fd has SHA-256 %x, want %s (the image the digests were computed from)", sum, want)
-	}
-	return b
+	return ovmfimage.Debian(t)
 }
 
 func debianOVMF(t testing.TB) *OVMF {

@@ -2,16 +2,13 @@ package tdx
 
 import (
 	"bytes"
-	"compress/gzip"
-	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
-	"io"
-	"os"
 	"testing"
 
+	"github.com/assay-dev/assay/internal/testutil/ovmfimage"
 	"github.com/assay-dev/assay/measure/fwtable"
 )
 
@@ -213,23 +210,7 @@ func BenchmarkMRTD(b *testing.B) {
 // debianOVMF is Debian bookworm's OVMF.fd (see testdata/README.md).
 func debianOVMF(t testing.TB) []byte {
 	t.Helper()
-	f, err := os.Open("testdata/debian-ovmf-2022.11-6+deb12u2.fd.gz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if sum := sha256.Sum256(img); hex.EncodeToString(sum[:]) != "7b456907dd0786d415999e801a1ac4637b8ed4d7cf5378cfc6edbe5e574dd773" {
-		t.Fatalf("OVMF.fd has SHA-256 %x, not the image the expected values were computed from", sum)
-	}
-	return img
+	return ovmfimage.Debian(t)
 }
 
 // TestMRTDKnownValues reproduces the MRTD that two independent
